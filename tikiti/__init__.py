@@ -1,0 +1,1 @@
+"""Tikiti: event tickets over USSD, SMS and chat, paid with mobile money."""

@@ -1,0 +1,1 @@
+"""The organizer web admin, gate scanner and phone simulator."""

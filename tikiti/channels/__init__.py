@@ -1,0 +1,1 @@
+"""Transports: parse webhooks into Inbounds, render Replies, send outbound messages."""

@@ -1,0 +1,113 @@
+"""Settings from TIKITI_* environment variables: validated once at start, frozen, passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+from urllib.parse import urlsplit
+
+Environment = Literal["development", "test", "production"]
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    secret_key: str = field(repr=False)
+    environment: Environment = "production"
+    public_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db_pool_size: int = 20
+    redis_prefix: str = ""
+    log_level: str = "INFO"
+    default_country: str = "ZW"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str:
+    value = _required(env, name)
+    scheme = urlsplit(value).scheme
+    if scheme not in schemes:
+        raise SettingsError(f"{name} must be a URL starting with one of {', '.join(schemes)}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _environment(env: Mapping[str, str]) -> Environment:
+    raw = env.get("TIKITI_ENV", "production").strip() or "production"
+    if raw not in ("development", "test", "production"):
+        raise SettingsError("TIKITI_ENV must be development, test or production")
+    return raw  # type: ignore[return-value]
+
+
+def _secret(env: Mapping[str, str], environment: Environment) -> str:
+    secret = env.get("TIKITI_SECRET_KEY", "")
+    if environment == "production" and (
+        secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH
+    ):
+        raise SettingsError(
+            f"TIKITI_SECRET_KEY must be a random string of at least {MIN_SECRET_LENGTH} characters"
+        )
+    if not secret:
+        raise SettingsError("TIKITI_SECRET_KEY is not set")
+    return secret
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept plain libpq URLs from operators; the engine needs the asyncpg dialect."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    environment = _environment(env)
+    database_url = _url(
+        env, "TIKITI_DATABASE_URL", ("postgresql", "postgres", "postgresql+asyncpg")
+    )
+    return Settings(
+        database_url=normalize_database_url(database_url),
+        redis_url=_url(env, "TIKITI_REDIS_URL", ("redis", "rediss", "unix")),
+        secret_key=_secret(env, environment),
+        environment=environment,
+        public_url=env.get("TIKITI_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
+        host=env.get("TIKITI_HOST", "127.0.0.1"),
+        port=_int(env, "TIKITI_PORT", 8080, 1, 65535),
+        db_pool_size=_int(env, "TIKITI_DB_POOL_SIZE", 20, 1, 500),
+        redis_prefix=env.get("TIKITI_REDIS_PREFIX", ""),
+        log_level=env.get("TIKITI_LOG_LEVEL", "INFO").upper(),
+        default_country=env.get("TIKITI_DEFAULT_COUNTRY", "ZW").upper(),
+    )

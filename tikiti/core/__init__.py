@@ -1,0 +1,1 @@
+"""The domain: catalog, inventory, orders, tickets, agents, money and the ledger."""

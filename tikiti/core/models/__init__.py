@@ -1,0 +1,63 @@
+"""SQLAlchemy models: the schema, declared once; Alembic migrations follow it."""
+
+from tikiti.core.models.agents import Agent
+from tikiti.core.models.base import Base
+from tikiti.core.models.catalog import (
+    Event,
+    EventStatus,
+    Seat,
+    Section,
+    SectionKind,
+    Tier,
+    TierPrice,
+    Venue,
+)
+from tikiti.core.models.ledger import LedgerEntry
+from tikiti.core.models.orders import (
+    Buyer,
+    Hold,
+    HoldState,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+    SeatClaim,
+)
+from tikiti.core.models.organizers import AuditEntry, Organizer, Role, User
+from tikiti.core.models.outbox import OutboxMessage, OutboxStatus
+from tikiti.core.models.tickets import CheckIn, Ticket, TicketStatus
+
+__all__ = [
+    "Agent",
+    "AuditEntry",
+    "Base",
+    "Buyer",
+    "CheckIn",
+    "Event",
+    "EventStatus",
+    "Hold",
+    "HoldState",
+    "LedgerEntry",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "Organizer",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Payment",
+    "PaymentEvent",
+    "PaymentStatus",
+    "Role",
+    "Seat",
+    "SeatClaim",
+    "Section",
+    "SectionKind",
+    "Ticket",
+    "TicketStatus",
+    "Tier",
+    "TierPrice",
+    "User",
+    "Venue",
+]

@@ -1,0 +1,1 @@
+"""Mobile-money providers behind one Provider protocol."""

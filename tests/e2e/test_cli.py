@@ -1,0 +1,135 @@
+"""The `tikiti` command as an operator runs it, in a subprocess with only the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import TEST_SECRET, create_database, drop_database
+from tikiti import schema
+from tikiti.core.db import Database, make_engine
+from tikiti.core.models import Event, Organizer, User
+
+
+def tikiti(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tikiti.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        timeout=120,
+        check=False,
+    )
+
+
+async def run(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(tikiti, *args, env=env, stdin=stdin)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "TIKITI_DATABASE_URL is not set"),
+        ({"TIKITI_DATABASE_URL": "mysql://x/y"}, "TIKITI_DATABASE_URL must be a URL"),
+        (
+            {"TIKITI_DATABASE_URL": "postgresql://x/y", "TIKITI_REDIS_URL": "redis://x"},
+            "TIKITI_SECRET_KEY must be a random string",
+        ),
+        (
+            {
+                "TIKITI_DATABASE_URL": "postgresql://x/y",
+                "TIKITI_REDIS_URL": "redis://x",
+                "TIKITI_SECRET_KEY": TEST_SECRET,
+                "TIKITI_PORT": "eighty",
+            },
+            "TIKITI_PORT must be a whole number",
+        ),
+    ],
+)
+async def test_a_bad_setting_stops_with_one_line_naming_it(
+    env: dict[str, str], message: str
+) -> None:
+    result = await run("serve", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tikiti: ")
+    assert message in lines[0]
+
+
+async def test_upgrade_seed_and_add_user_on_a_fresh_database(
+    server_url: str, redis_url: str
+) -> None:
+    name, url = await create_database(server_url)
+    env = {
+        "TIKITI_DATABASE_URL": url,
+        "TIKITI_REDIS_URL": redis_url,
+        "TIKITI_SECRET_KEY": TEST_SECRET,
+    }
+    try:
+        for _ in range(2):  # empty database, then an up-to-date one
+            result = await run("db", "upgrade", env=env)
+            assert result.returncode == 0, result.stderr
+        assert await schema.differences(url) == []
+        first = await run("seed", "--demo", env=env)
+        second = await run("seed", "--demo", env=env)
+        assert first.returncode == second.returncode == 0
+        assert "ZIMFEST" in first.stdout and "already exists" in second.stdout
+        added = await run(
+            "user",
+            "add",
+            "--organizer",
+            "harare-live",
+            "--email",
+            "Gate@Example.org",
+            "--role",
+            "gate",
+            "--password-stdin",
+            env=env,
+            stdin="a long enough password\n",
+        )
+        assert added.returncode == 0, added.stderr
+        duplicate = await run(
+            "user",
+            "add",
+            "--organizer",
+            "harare-live",
+            "--email",
+            "gate@example.org",
+            "--role",
+            "gate",
+            "--password-stdin",
+            env=env,
+            stdin="a long enough password\n",
+        )
+        assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
+        unknown = await run(
+            "user",
+            "add",
+            "--organizer",
+            "nobody",
+            "--email",
+            "x@example.org",
+            "--role",
+            "owner",
+            "--password-stdin",
+            env=env,
+            stdin="a long enough password\n",
+        )
+        assert unknown.returncode == 2 and "no organizer" in unknown.stderr
+        database = Database(make_engine(url, pool_size=1))
+        try:
+            async with database.session() as session:
+                assert await session.scalar(select(func.count()).select_from(Organizer)) == 1
+                assert await session.scalar(select(func.count()).select_from(Event)) == 3
+                emails = set((await session.scalars(select(User.email))).all())
+        finally:
+            await database.dispose()
+        assert "gate@example.org" in emails
+    finally:
+        await drop_database(server_url, name)

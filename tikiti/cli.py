@@ -1,0 +1,165 @@
+"""The `tikiti` command: demo, serve, worker, db upgrade, seed, user add."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import select
+
+from tikiti import schema, worker
+from tikiti.config import Settings, SettingsError, load_settings
+from tikiti.core import demo_data, users
+from tikiti.core.db import Database, make_engine
+from tikiti.core.errors import CoreError
+from tikiti.core.models import Organizer, Role
+from tikiti.core.signing import KeyBox
+from tikiti.embedded import default_data_dir
+from tikiti.web import create_app
+
+logger = logging.getLogger("tikiti")
+
+
+class CommandError(Exception):
+    """A user mistake on the command line: printed as one line, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tikiti", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run everything locally with embedded servers")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--data-dir", type=Path, default=None)
+    serve = commands.add_parser("serve", help="serve HTTP (settings from TIKITI_* variables)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    commands.add_parser("worker", help="run background jobs")
+    db = commands.add_parser("db", help="database schema")
+    db.add_subparsers(dest="db_command", required=True).add_parser(
+        "upgrade", help="migrate to head"
+    )
+    seed = commands.add_parser("seed", help="load data")
+    seed.add_argument("--demo", action="store_true", required=True, help="the demo organizer")
+    user = commands.add_parser("user", help="admin users")
+    add = user.add_subparsers(dest="user_command", required=True).add_parser("add")
+    add.add_argument("--organizer", required=True, help="the organizer's slug")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", default="")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    return parser
+
+
+async def _seed_demo(settings: Settings) -> None:
+    password = secrets.token_urlsafe(12)
+    database = Database(make_engine(settings.database_url, pool_size=2))
+    try:
+        async with database.transaction() as session:
+            seeded = await demo_data.seed(
+                session, KeyBox(settings.secret_key), admin_password=password
+            )
+    finally:
+        await database.dispose()
+    if seeded is None:
+        print("The demo organizer already exists; nothing changed.")
+    else:
+        print(f"Seeded {', '.join(seeded.event_codes)}; admin {seeded.admin_email} / {password}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Again: "):
+        raise CommandError("the passwords differ")
+    return first
+
+
+async def _add_user(settings: Settings, args: argparse.Namespace, password: str) -> None:
+    database = Database(make_engine(settings.database_url, pool_size=2))
+    try:
+        async with database.transaction() as session:
+            organizer_id = await session.scalar(
+                select(Organizer.id).where(Organizer.slug == args.organizer)
+            )
+            if organizer_id is None:
+                raise CommandError(f"no organizer with slug {args.organizer!r}")
+            user = await users.add_user(
+                session,
+                organizer_id=organizer_id,
+                email=args.email,
+                name=args.name or args.email,
+                role=Role(args.role),
+                password=password,
+                actor="cli",
+            )
+    finally:
+        await database.dispose()
+    print(f"Added {user.email} ({user.role.value}) to {args.organizer}.")
+
+
+async def _worker(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    database = Database(make_engine(settings.database_url, pool_size=4))
+    logger.info("worker started")
+    try:
+        await worker.run(database, stop)
+    finally:
+        await database.dispose()
+        logger.info("worker stopped")
+
+
+def _dispatch(args: argparse.Namespace) -> None:
+    if args.command == "demo":
+        from tikiti import demo  # imported late: it needs the `embedded` extra
+
+        demo.run(args.data_dir or default_data_dir(), args.host, args.port)
+        return
+    settings = load_settings()
+    if args.command == "serve":
+        settings = settings.with_overrides(
+            host=args.host or settings.host, port=args.port or settings.port
+        )
+        web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None)
+    elif args.command == "worker":
+        asyncio.run(_worker(settings))
+    elif args.command == "db":
+        asyncio.run(schema.upgrade(settings.database_url))
+        print("The database schema is up to date.")
+    elif args.command == "seed":
+        asyncio.run(_seed_demo(settings))
+    elif args.command == "user":
+        asyncio.run(_add_user(settings, args, _read_password(args.password_stdin)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The embedded server library logs every command it runs; keep only its warnings.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    try:
+        _dispatch(args)
+    except (SettingsError, CommandError, CoreError) as error:
+        print(f"tikiti: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

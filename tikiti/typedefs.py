@@ -1,0 +1,17 @@
+"""Typed keys for the resources shared through the aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from tikiti.config import Settings
+from tikiti.core.db import Database
+from tikiti.core.signing import KeyBox
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+REDIS = web.AppKey("redis", Redis)
+KEYBOX = web.AppKey("keybox", KeyBox)
+METRICS = web.AppKey("metrics", CollectorRegistry)

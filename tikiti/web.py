@@ -1,0 +1,62 @@
+"""The aiohttp application factory: wires settings, database, Redis and every route."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from tikiti.config import Settings
+from tikiti.core.db import Database, make_engine
+from tikiti.core.signing import KeyBox
+from tikiti.observability import HttpMetrics, healthz, metrics, metrics_middleware
+from tikiti.typedefs import DATABASE, KEYBOX, METRICS, REDIS, SETTINGS
+
+logger = logging.getLogger(__name__)
+MAX_BODY = 256 * 1024  # webhooks and forms are small; anything bigger is refused with 413
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Unexpected errors are logged with their trace and answered without one."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response({"error": "internal error"}, status=500)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[DATABASE] = Database(make_engine(settings.database_url, pool_size=settings.db_pool_size))
+    yield
+    await app[DATABASE].dispose()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    app[REDIS] = Redis.from_url(app[SETTINGS].redis_url, socket_timeout=2, socket_connect_timeout=2)
+    yield
+    await app[REDIS].aclose()
+
+
+def create_app(settings: Settings) -> web.Application:
+    registry = CollectorRegistry()
+    # metrics outermost so that errors turned into 500s are counted with their real status.
+    app = web.Application(
+        middlewares=[metrics_middleware(HttpMetrics(registry)), error_middleware],
+        client_max_size=MAX_BODY,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = registry
+    app[KEYBOX] = KeyBox(settings.secret_key)
+    app.cleanup_ctx.extend([_database, _redis])
+    app.router.add_get("/healthz", healthz, name="healthz")
+    app.router.add_get("/metrics", metrics, name="metrics")
+    return app

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tests.factories import World, make_world, phone
 from tests.integration.concurrency import available_connections, race
-from tikiti.core import holds, ledger, orders
+from tikiti.core import holds, ledger, orders, settlement
 from tikiti.core.db import Database
 from tikiti.core.models import (
     LedgerEntry,
@@ -52,9 +52,9 @@ async def hold_and_request(
         return placed.order_id, reference, placed.total.minor
 
 
-async def settle(db: Database, reference: str, amount: int, **kw: object) -> orders.Settlement:
+async def settle(db: Database, reference: str, amount: int, **kw: object) -> settlement.Settlement:
     async with db.transaction() as session:
-        return await orders.settle(
+        return await settlement.settle(
             session,
             provider="sandbox",
             reference=reference,
@@ -76,7 +76,7 @@ async def test_settling_issues_tickets_and_queues_their_messages(
     world = await make_world(db, keybox)
     order_id, reference, amount = await hold_and_request(db, world, 1)
     result = await settle(db, reference, amount)
-    assert result.outcome == orders.Outcome.SETTLED
+    assert result.outcome == settlement.Outcome.SETTLED
     assert len(result.tickets) == 2
     assert await count(db, Ticket, Ticket.order_id == order_id) == 2
     assert await count(db, OutboxMessage, OutboxMessage.order_id == order_id) == 2
@@ -98,9 +98,9 @@ async def test_the_same_callback_ten_times_at_once_issues_one_set_of_tickets(
     order_id, reference, amount = await hold_and_request(db, world, 2, quantity=3)
 
     def callback() -> object:
-        async def attempt(database: Database) -> orders.Settlement:
+        async def attempt(database: Database) -> settlement.Settlement:
             async with database.transaction() as session:
-                return await orders.settle(
+                return await settlement.settle(
                     session,
                     provider="sandbox",
                     reference=reference,
@@ -114,8 +114,8 @@ async def test_the_same_callback_ten_times_at_once_issues_one_set_of_tickets(
     connections = await available_connections(server_url, 10)
     results = await race(database_url, connections, [callback() for _ in range(10)])  # type: ignore[list-item]
     outcomes = sorted(r.outcome for r in results)  # type: ignore[union-attr]
-    assert outcomes.count(orders.Outcome.SETTLED) == 1
-    assert outcomes.count(orders.Outcome.ALREADY_SETTLED) == 9
+    assert outcomes.count(settlement.Outcome.SETTLED) == 1
+    assert outcomes.count(settlement.Outcome.ALREADY_SETTLED) == 9
     assert await count(db, Ticket, Ticket.order_id == order_id) == 3
     assert await count(db, PaymentEvent, PaymentEvent.payload["try"].as_integer() == 1) >= 10
     assert await count(db, LedgerEntry, LedgerEntry.order_id == order_id) == 2
@@ -126,10 +126,10 @@ async def test_failed_after_paid_does_not_unpay(db: Database, keybox: KeyBox) ->
     order_id, reference, amount = await hold_and_request(db, world, 3)
     await settle(db, reference, amount)
     async with db.transaction() as session:
-        result = await orders.fail_payment(
+        result = await settlement.fail_payment(
             session, provider="sandbox", reference=reference, reason="late decline", payload={}
         )
-    assert result.outcome == orders.Outcome.IGNORED
+    assert result.outcome == settlement.Outcome.IGNORED
     async with db.session() as session:
         assert (await session.get_one(Order, order_id)).status == OrderStatus.FULFILLED
 
@@ -138,10 +138,10 @@ async def test_declined_payment_frees_the_places(db: Database, keybox: KeyBox) -
     world = await make_world(db, keybox, ga_capacity=2)
     order_id, reference, _ = await hold_and_request(db, world, 4)
     async with db.transaction() as session:
-        result = await orders.fail_payment(
+        result = await settlement.fail_payment(
             session, provider="sandbox", reference=reference, reason="wrong PIN", payload={}
         )
-    assert result.outcome == orders.Outcome.FAILED
+    assert result.outcome == settlement.Outcome.FAILED
     async with db.session() as session:
         tier = await session.get_one(Tier, world.ga_tier_id)
         assert (tier.sold, tier.held) == (0, 0)
@@ -158,7 +158,7 @@ async def test_late_payment_retakes_places_when_some_are_left(db: Database, keyb
     async with db.transaction() as session:
         assert order_id in await orders.expire_due(session, now=later)
     result = await settle(db, reference, amount, now=later)
-    assert result.outcome == orders.Outcome.SETTLED_LATE
+    assert result.outcome == settlement.Outcome.SETTLED_LATE
     assert sorted(t.seat or "" for t in result.tickets) == ["A1", "A2"]
     async with db.session() as session:
         tier = await session.get_one(Tier, world.reserved_tier_id)
@@ -174,7 +174,7 @@ async def test_late_payment_after_sell_out_is_owed_back(db: Database, keybox: Ke
     _, other_reference, other_amount = await hold_and_request(db, world, 7, quantity=2)
     await settle(db, other_reference, other_amount)
     result = await settle(db, reference, amount, now=later)
-    assert result.outcome == orders.Outcome.REFUND_DUE
+    assert result.outcome == settlement.Outcome.REFUND_DUE
     assert await count(db, Ticket, Ticket.order_id == order_id) == 0
     async with db.session() as session:
         assert (await session.get_one(Order, order_id)).status == OrderStatus.REFUND_DUE
@@ -194,13 +194,13 @@ async def test_amount_mismatch_is_flagged_not_settled(db: Database, keybox: KeyB
     world = await make_world(db, keybox)
     order_id, reference, amount = await hold_and_request(db, world, 8)
     result = await settle(db, reference, amount - 1)
-    assert result.outcome == orders.Outcome.FLAGGED
+    assert result.outcome == settlement.Outcome.FLAGGED
     assert await count(db, Ticket, Ticket.order_id == order_id) == 0
     wrong_currency = await make_world(db, keybox)
     _, other_ref, other_amount = await hold_and_request(db, wrong_currency, 9)
     assert (
         await settle(db, other_ref, other_amount, currency="ZWG")
-    ).outcome == orders.Outcome.FLAGGED
+    ).outcome == settlement.Outcome.FLAGGED
     async with db.session() as session:
         payment = await session.scalar(select(Payment).where(Payment.order_id == order_id))
         assert payment is not None and payment.status == PaymentStatus.FLAGGED
@@ -210,7 +210,7 @@ async def test_amount_mismatch_is_flagged_not_settled(db: Database, keybox: KeyB
 
 async def test_unknown_reference_changes_nothing_but_is_kept(db: Database, keybox: KeyBox) -> None:
     result = await settle(db, "SBX-does-not-exist", 100)
-    assert result.outcome == orders.Outcome.UNKNOWN_PAYMENT
+    assert result.outcome == settlement.Outcome.UNKNOWN_PAYMENT
     assert await count(db, PaymentEvent, PaymentEvent.kind == "unknown_reference") >= 1
 
 

@@ -55,3 +55,11 @@ def refund_due_sms(language: str, *, event_name: str, reference: str) -> str:
         language,
         "Sorry, {event} sold out before your payment arrived. Order {reference} will be refunded.",
     ).format(event=event_name[:40], reference=reference)
+
+
+def payment_failed_sms(language: str, *, event_name: str, reference: str) -> str:
+    return _(
+        language,
+        "Your payment for {event} (order {reference}) did not go through. No money was taken "
+        "for it; your places were released. You can try again.",
+    ).format(event=event_name[:40], reference=reference)

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tikiti.core import audit, holds, inventory, ledger, notices, outbox, tickets
-from tikiti.core.errors import InvalidState, NotFound, SoldOut
+from tikiti.core import audit, inventory, ledger
+from tikiti.core.codes import ALPHABET
+from tikiti.core.errors import InvalidState, NotFound
 from tikiti.core.ledger import Leg, Refs
 from tikiti.core.models import (
-    Event,
     Order,
     OrderStatus,
     Payment,
-    PaymentEvent,
     PaymentStatus,
     Ticket,
     TicketStatus,
@@ -28,25 +25,7 @@ OPEN = (OrderStatus.HELD, OrderStatus.AWAITING_PAYMENT)
 LAPSED = (OrderStatus.EXPIRED, OrderStatus.CANCELLED)
 
 
-class Outcome(enum.StrEnum):
-    SETTLED = "settled"
-    SETTLED_LATE = "settled_late"
-    ALREADY_SETTLED = "already_settled"
-    REFUND_DUE = "refund_due"
-    FLAGGED = "flagged"
-    UNKNOWN_PAYMENT = "unknown_payment"
-    FAILED = "failed"
-    IGNORED = "ignored"
-
-
-@dataclass(frozen=True, slots=True)
-class Settlement:
-    outcome: Outcome
-    order_id: int | None = None
-    tickets: tuple[tickets.IssuedTicket, ...] = ()
-
-
-async def _locked_order(session: AsyncSession, order_id: int) -> Order:
+async def locked_order(session: AsyncSession, order_id: int) -> Order:
     order = await session.scalar(select(Order).where(Order.id == order_id).with_for_update())
     if order is None:
         raise NotFound("no such order", order_id=order_id)
@@ -68,13 +47,14 @@ async def request_payment(
     )
     if existing is not None:
         return existing
-    order = await _locked_order(session, order_id)
+    order = await locked_order(session, order_id)
     if order.status not in OPEN:
         raise InvalidState(f"order is {order.status.value}", order_id=order_id)
     payment = Payment(
         order_id=order.id,
         provider=provider,
         method=method,
+        merchant_reference="TK" + "".join(secrets.choice(ALPHABET) for _ in range(10)),
         idempotency_key=idempotency_key,
         amount_minor=order.total_minor,
         currency=order.currency,
@@ -87,219 +67,31 @@ async def request_payment(
     return payment
 
 
-async def attach_reference(session: AsyncSession, payment_id: int, reference: str) -> None:
-    """Remember the provider's reference, by which its callbacks will find this payment."""
+async def attach_reference(
+    session: AsyncSession,
+    payment_id: int,
+    reference: str,
+    *,
+    stored: dict[str, str] | None = None,
+    instructions: str | None = None,
+    next_check_at: datetime | None = None,
+) -> None:
+    """Remember the provider's reference, by which its callbacks and status queries find it."""
     await session.execute(
         update(Payment)
         .where(Payment.id == payment_id, Payment.reference.is_(None))
-        .values(reference=reference)
-    )
-
-
-async def _keep_raw(
-    session: AsyncSession,
-    provider: str,
-    payment_id: int | None,
-    kind: str,
-    payload: dict[str, object],
-) -> None:
-    await session.execute(
-        insert(PaymentEvent).values(
-            payment_id=payment_id, provider=provider, kind=kind, payload=payload
+        .values(
+            reference=reference,
+            provider_data=stored or {},
+            instructions=instructions,
+            next_check_at=next_check_at,
         )
     )
-
-
-async def _find_payment_id(
-    session: AsyncSession, provider: str, reference: str
-) -> tuple[int, int] | None:
-    row = (
-        await session.execute(
-            select(Payment.id, Payment.order_id).where(
-                Payment.provider == provider, Payment.reference == reference
-            )
-        )
-    ).one_or_none()
-    return None if row is None else (row.id, row.order_id)
-
-
-async def settle(
-    session: AsyncSession,
-    *,
-    provider: str,
-    reference: str,
-    amount_minor: int,
-    currency: str,
-    payload: dict[str, object],
-    now: datetime | None = None,
-) -> Settlement:
-    """Believe a confirmed payment exactly once; a repeat is a no-op, a mismatch is flagged."""
-    now = now or datetime.now(UTC)
-    found = await _find_payment_id(session, provider, reference)
-    if found is None:
-        await _keep_raw(session, provider, None, "unknown_reference", payload)
-        return Settlement(Outcome.UNKNOWN_PAYMENT)
-    payment_id, order_id = found
-    order = await _locked_order(session, order_id)  # orders are always locked before payments
-    payment = await session.scalar(
-        select(Payment).where(Payment.id == payment_id).with_for_update()
-    )
-    assert payment is not None
-    await _keep_raw(session, provider, payment.id, "paid", payload)
-    if payment.status != PaymentStatus.PENDING and payment.status != PaymentStatus.FAILED:
-        return Settlement(Outcome.ALREADY_SETTLED, order.id)
-    refs = Refs(event_id=order.event_id, order_id=order.id, payment_id=payment.id)
-    if amount_minor != payment.amount_minor or currency != payment.currency:
-        return await _flag_mismatch(session, order, payment, amount_minor, currency, refs)
-    payment.status = PaymentStatus.PAID
-    payment.settled_at = now
-    await ledger.record(
-        session,
-        organizer_id=order.organizer_id,
-        kind="payment",
-        currency=currency,
-        legs=[
-            Leg(ledger.provider_account(provider), amount_minor),
-            Leg(ledger.SALES, -amount_minor),
-        ],
-        refs=refs,
-    )
-    return await _fulfil(session, order, payment, now)
-
-
-async def _flag_mismatch(
-    session: AsyncSession,
-    order: Order,
-    payment: Payment,
-    amount_minor: int,
-    currency: str,
-    refs: Refs,
-) -> Settlement:
-    reason = (
-        f"provider reported {amount_minor} {currency}, "
-        f"order expects {payment.amount_minor} {payment.currency}"
-    )
-    payment.status = PaymentStatus.FLAGGED
-    payment.failure_reason = reason
-    order.flag_reason = reason
-    if amount_minor > 0:
-        await ledger.record(
-            session,
-            organizer_id=order.organizer_id,
-            kind="unmatched_payment",
-            currency=currency,
-            legs=[
-                Leg(ledger.provider_account(payment.provider), amount_minor),
-                Leg(ledger.SUSPENSE, -amount_minor),
-            ],
-            refs=refs,
-            memo=reason,
-        )
-    await audit.record(
-        session,
-        organizer_id=order.organizer_id,
-        actor=f"provider:{payment.provider}",
-        action="payment.flagged",
-        entity="order",
-        entity_id=order.id,
-        data={"reason": reason},
-    )
-    return Settlement(Outcome.FLAGGED, order.id)
-
-
-async def _fulfil(
-    session: AsyncSession, order: Order, payment: Payment, now: datetime
-) -> Settlement:
-    outcome = Outcome.SETTLED
-    if order.status in OPEN:
-        await inventory.convert(session, order.id)
-    elif order.status in LAPSED:
-        try:
-            async with session.begin_nested():
-                await holds.retake(session, order, now)
-                await inventory.convert(session, order.id)
-        except SoldOut:
-            return await _refund_due(session, order, payment)
-        outcome = Outcome.SETTLED_LATE
-    else:
-        # Already paid through another payment: this money goes back to the payer.
-        return await _refund_due(session, order, payment, keep_status=True)
-    order.status = OrderStatus.PAID
-    issued = await tickets.issue_for_order(session, order)
-    order.status = OrderStatus.FULFILLED
-    return Settlement(outcome, order.id, tuple(issued))
-
-
-async def _refund_due(
-    session: AsyncSession, order: Order, payment: Payment, *, keep_status: bool = False
-) -> Settlement:
-    """Money arrived for places that are gone: owe it back and tell the buyer."""
-    await ledger.record(
-        session,
-        organizer_id=order.organizer_id,
-        kind="refund_due",
-        currency=payment.currency,
-        legs=[
-            Leg(ledger.SALES, payment.amount_minor),
-            Leg(ledger.REFUNDS_PAYABLE, -payment.amount_minor),
-        ],
-        refs=Refs(event_id=order.event_id, order_id=order.id, payment_id=payment.id),
-    )
-    if not keep_status:
-        order.status = OrderStatus.REFUND_DUE
-    order.flag_reason = "payment arrived after the places were gone; refund owed"
-    event_name = await session.scalar(select(Event.name).where(Event.id == order.event_id))
-    await outbox.enqueue(
-        session,
-        outbox.Message(
-            kind="refund_due",
-            channel=order.channel,
-            address=payment.payer_phone,
-            language=order.language,
-            body=notices.refund_due_sms(
-                order.language, event_name=event_name or "", reference=order.reference
-            ),
-            dedupe_key=f"refund_due:{payment.id}",
-            organizer_id=order.organizer_id,
-            order_id=order.id,
-        ),
-    )
-    return Settlement(Outcome.REFUND_DUE, order.id)
-
-
-async def fail_payment(
-    session: AsyncSession,
-    *,
-    provider: str,
-    reference: str,
-    reason: str,
-    payload: dict[str, object],
-) -> Settlement:
-    """A declined or timed-out payment frees the places; it never un-pays a paid one."""
-    found = await _find_payment_id(session, provider, reference)
-    if found is None:
-        await _keep_raw(session, provider, None, "unknown_reference", payload)
-        return Settlement(Outcome.UNKNOWN_PAYMENT)
-    payment_id, order_id = found
-    order = await _locked_order(session, order_id)
-    payment = await session.scalar(
-        select(Payment).where(Payment.id == payment_id).with_for_update()
-    )
-    assert payment is not None
-    await _keep_raw(session, provider, payment.id, "failed", payload)
-    if payment.status != PaymentStatus.PENDING:
-        return Settlement(Outcome.IGNORED, order.id)
-    payment.status = PaymentStatus.FAILED
-    payment.failure_reason = reason
-    if order.status in OPEN:
-        await inventory.release(session, [order.id])
-        order.status = OrderStatus.CANCELLED
-    return Settlement(Outcome.FAILED, order.id)
 
 
 async def cancel(session: AsyncSession, order_id: int, *, actor: str, reason: str) -> None:
     """Give up an unpaid order; its places return at once."""
-    order = await _locked_order(session, order_id)
+    order = await locked_order(session, order_id)
     if order.status not in OPEN:
         raise InvalidState(f"order is {order.status.value}", order_id=order_id)
     await inventory.release(session, [order.id])
@@ -323,7 +115,7 @@ _RELEASE_ORDER_SEATS = text(
 
 async def refund(session: AsyncSession, order_id: int, *, actor: str, reason: str) -> int:
     """Void a paid order's tickets, return their places and owe the buyer; returns the amount."""
-    order = await _locked_order(session, order_id)
+    order = await locked_order(session, order_id)
     if order.status not in (OrderStatus.PAID, OrderStatus.FULFILLED):
         raise InvalidState(f"order is {order.status.value}", order_id=order_id)
     voided = (

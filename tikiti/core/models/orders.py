@@ -7,19 +7,21 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Enum,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tikiti.core.models.base import Base, created_at, pk
@@ -168,6 +170,11 @@ class Payment(Base):
     __table_args__ = (
         UniqueConstraint("provider", "reference", name="uq_payments_provider_reference"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        Index(
+            "ix_payments_pending_check",
+            "next_check_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = pk()
@@ -177,12 +184,17 @@ class Payment(Base):
     provider: Mapped[str] = mapped_column(String(40))
     method: Mapped[str] = mapped_column(String(40))
     reference: Mapped[str | None] = mapped_column(String(120))
+    merchant_reference: Mapped[str] = mapped_column(String(12), unique=True)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     payer_phone: Mapped[str] = mapped_column(String(20))
     status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus, "payment_status"))
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    provider_data: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
+    instructions: Mapped[str | None] = mapped_column(Text)
+    checks: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -200,3 +212,25 @@ class PaymentEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, object]] = mapped_column(JSONB)
     received_at: Mapped[datetime] = created_at()
+
+
+class PaymentAccount(Base):
+    """An organizer's account at a provider; credentials sealed with the application secret."""
+
+    __tablename__ = "payment_accounts"
+    __table_args__ = (
+        UniqueConstraint("organizer_id", "provider", name="uq_payment_accounts_provider"),
+    )
+
+    id: Mapped[int] = pk()
+    organizer_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("organizers.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(40))
+    methods: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    credentials_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    live: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

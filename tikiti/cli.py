@@ -112,13 +112,7 @@ async def _worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    database = Database(make_engine(settings.database_url, pool_size=4))
-    logger.info("worker started")
-    try:
-        await worker.run(database, stop)
-    finally:
-        await database.dispose()
-        logger.info("worker stopped")
+    await worker.main(settings, stop)
 
 
 def _dispatch(args: argparse.Namespace) -> None:

@@ -31,6 +31,7 @@ class Settings:
     redis_prefix: str = ""
     log_level: str = "INFO"
     default_country: str = "ZW"
+    sandbox_enabled: bool = False
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -62,6 +63,17 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0")
 
 
 def _environment(env: Mapping[str, str]) -> Environment:
@@ -110,4 +122,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_prefix=env.get("TIKITI_REDIS_PREFIX", ""),
         log_level=env.get("TIKITI_LOG_LEVEL", "INFO").upper(),
         default_country=env.get("TIKITI_DEFAULT_COUNTRY", "ZW").upper(),
+        sandbox_enabled=_flag(env, "TIKITI_SANDBOX", default=environment != "production"),
     )

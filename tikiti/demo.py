@@ -10,13 +10,15 @@ import signal
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tikiti import schema, worker
 from tikiti.config import Settings
-from tikiti.core import demo_data
+from tikiti.core import demo_data, payment_accounts
 from tikiti.core.db import Database, make_engine
 from tikiti.core.signing import KeyBox
 from tikiti.embedded import EmbeddedServices
+from tikiti.payments.sandbox import derived_credentials
 from tikiti.web import create_app
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,21 @@ def _private_file(path: Path, make: str) -> str:
     return make
 
 
+async def _sandbox_account(session: AsyncSession, settings: Settings, organizer_id: int) -> None:
+    """The demo pays through the sandbox, dressed as EcoCash and OneMoney."""
+    credentials = derived_credentials(settings.secret_key, f"{settings.public_url}/sandbox")
+    await payment_accounts.save(
+        session,
+        KeyBox(settings.secret_key),
+        organizer_id=organizer_id,
+        provider="sandbox",
+        methods=["ecocash", "onemoney"],
+        credentials={**credentials, "merchant_name": "Harare Live", "timeout": "180"},
+        live=False,
+        actor="demo",
+    )
+
+
 async def _seed(settings: Settings, data_dir: Path) -> None:
     password = _private_file(data_dir / "admin-password", secrets.token_urlsafe(12))
     database = Database(make_engine(settings.database_url, pool_size=2))
@@ -41,6 +58,8 @@ async def _seed(settings: Settings, data_dir: Path) -> None:
             )
         if seeded:
             logger.info("seeded demo organizer with events %s", ", ".join(seeded.event_codes))
+            async with database.transaction() as session:
+                await _sandbox_account(session, settings, seeded.organizer_id)
     finally:
         await database.dispose()
     print(f"  admin login:  {demo_data.ADMIN_EMAIL} / {password}")
@@ -65,15 +84,13 @@ async def _serve(settings: Settings, database_url: str, data_dir: Path) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    database = Database(make_engine(settings.database_url, pool_size=2))
-    sweeper = asyncio.create_task(worker.run(database, stop))
+    background = asyncio.create_task(worker.main(settings, stop))
     try:
         await stop.wait()
     finally:
         print("Stopping…", flush=True)
         with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
-        await database.dispose()
+            await background
         await runner.cleanup()
 
 

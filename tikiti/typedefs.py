@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
@@ -15,3 +16,4 @@ DATABASE = web.AppKey("database", Database)
 REDIS = web.AppKey("redis", Redis)
 KEYBOX = web.AppKey("keybox", KeyBox)
 METRICS = web.AppKey("metrics", CollectorRegistry)
+HTTP = web.AppKey("http", aiohttp.ClientSession)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
@@ -13,7 +14,15 @@ from tikiti.config import Settings
 from tikiti.core.db import Database, make_engine
 from tikiti.core.signing import KeyBox
 from tikiti.observability import HttpMetrics, healthz, metrics, metrics_middleware
-from tikiti.typedefs import DATABASE, KEYBOX, METRICS, REDIS, SETTINGS
+from tikiti.payments.routes import PAYMENTS
+from tikiti.payments.routes import add_routes as add_payment_routes
+from tikiti.payments.sandbox import derived_credentials
+from tikiti.payments.sandbox_operator import Operator, OperatorConfig
+from tikiti.payments.sandbox_web import OPERATOR
+from tikiti.payments.sandbox_web import add_routes as add_sandbox_routes
+from tikiti.payments.service import Payments
+from tikiti.providers import PROVIDERS
+from tikiti.typedefs import DATABASE, HTTP, KEYBOX, METRICS, REDIS, SETTINGS
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024  # webhooks and forms are small; anything bigger is refused with 413
@@ -46,6 +55,39 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     await app[REDIS].aclose()
 
 
+async def _http(app: web.Application) -> AsyncIterator[None]:
+    app[HTTP] = aiohttp.ClientSession()
+    yield
+    await app[HTTP].close()
+
+
+async def _payments(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[PAYMENTS] = Payments(
+        app[DATABASE], app[KEYBOX], PROVIDERS, app[HTTP], public_url=settings.public_url
+    )
+    yield
+
+
+async def _sandbox_operator(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    credentials = derived_credentials(settings.secret_key, "")
+    config = OperatorConfig(
+        credentials["api_key"], credentials["signing_secret"], settings.redis_prefix
+    )
+    app[OPERATOR] = Operator(app[REDIS], app[HTTP], config)
+    yield
+    await app[OPERATOR].close()
+
+
+def _mount_sandbox(app: web.Application) -> None:
+    """The pretend mobile-money operator (demo, training, tests; never in production)."""
+    sandbox = web.Application()
+    add_sandbox_routes(sandbox)
+    app.cleanup_ctx.append(_sandbox_operator)
+    app.add_subapp("/sandbox", sandbox)
+
+
 def create_app(settings: Settings) -> web.Application:
     registry = CollectorRegistry()
     # metrics outermost so that errors turned into 500s are counted with their real status.
@@ -56,7 +98,10 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = registry
     app[KEYBOX] = KeyBox(settings.secret_key)
-    app.cleanup_ctx.extend([_database, _redis])
+    app.cleanup_ctx.extend([_database, _redis, _http, _payments])
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/metrics", metrics, name="metrics")
+    add_payment_routes(app)
+    if settings.sandbox_enabled:
+        _mount_sandbox(app)
     return app

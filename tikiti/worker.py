@@ -1,16 +1,28 @@
-"""Background jobs: for now, the sweeper that returns expired holds to the inventory."""
+"""Background jobs: the hold sweeper and payment reconciliation, in one loop per process."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 
+import aiohttp
+
+from tikiti.config import Settings
 from tikiti.core import orders
-from tikiti.core.db import Database
+from tikiti.core.db import Database, make_engine
+from tikiti.core.signing import KeyBox
+from tikiti.payments.reconcile import Reconciler
+from tikiti.payments.service import Payments
+from tikiti.providers import PROVIDERS
 
 logger = logging.getLogger(__name__)
-SWEEP_INTERVAL = 5.0
+INTERVAL = 5.0
+MAX_BATCHES = 100  # per round, so one busy job cannot starve the others
+
+Job = Callable[[], Awaitable[int]]
 
 
 async def sweep_once(database: Database) -> int:
@@ -21,13 +33,46 @@ async def sweep_once(database: Database) -> int:
     return len(expired)
 
 
-async def run(database: Database, stop: asyncio.Event, *, interval: float = SWEEP_INTERVAL) -> None:
-    """Loop until `stop` is set; a failed round is logged and retried, never fatal."""
+async def _run_job(name: str, job: Job) -> None:
+    """Run a job until it has nothing left; a failure is logged and retried next round."""
+    try:
+        for _ in range(MAX_BATCHES):
+            if not await job():
+                break
+    except Exception:
+        logger.exception("%s failed; retrying next round", name)
+
+
+async def run(
+    jobs: Sequence[tuple[str, Job]], stop: asyncio.Event, *, interval: float = INTERVAL
+) -> None:
     while not stop.is_set():
-        try:
-            while await sweep_once(database) and not stop.is_set():
-                pass  # a full batch: more may be due right away
-        except Exception:
-            logger.exception("hold sweep failed; retrying in %.0fs", interval)
+        for name, job in jobs:
+            await _run_job(name, job)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
+
+
+@asynccontextmanager
+async def jobs_for(settings: Settings, database: Database) -> AsyncIterator[list[tuple[str, Job]]]:
+    """The worker's jobs, with the resources they need opened and closed around them."""
+    async with aiohttp.ClientSession() as http:
+        payments = Payments(
+            database, KeyBox(settings.secret_key), PROVIDERS, http, public_url=settings.public_url
+        )
+        reconciler = Reconciler(payments)
+        yield [
+            ("hold sweep", lambda: sweep_once(database)),
+            ("payment reconciliation", reconciler.run_once),
+        ]
+
+
+async def main(settings: Settings, stop: asyncio.Event) -> None:
+    database = Database(make_engine(settings.database_url, pool_size=4))
+    try:
+        async with jobs_for(settings, database) as jobs:
+            logger.info("worker started: %s", ", ".join(name for name, _ in jobs))
+            await run(jobs, stop)
+    finally:
+        await database.dispose()
+        logger.info("worker stopped")

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
+import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.conftest import TEST_SECRET
 from tikiti.config import Settings
+from tikiti.core import payment_accounts
+from tikiti.core.db import Database
+from tikiti.core.signing import KeyBox
+from tikiti.payments.routes import PAYMENTS
+from tikiti.payments.sandbox import derived_credentials
+from tikiti.payments.service import Payments
 from tikiti.web import create_app
 
 
@@ -30,3 +40,57 @@ async def client(
     app = create_app(settings_for(database_url, redis_url, redis_prefix))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
+
+
+@dataclass
+class Live:
+    """The whole app on a real port, so providers (the sandbox operator) can call it back."""
+
+    url: str
+    app: web.Application
+    http: aiohttp.ClientSession
+
+    @property
+    def payments(self) -> Payments:
+        return self.app[PAYMENTS]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def live(database_url: str, redis_url: str, redis_prefix: str) -> AsyncIterator[Live]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = settings_for(database_url, redis_url, redis_prefix).with_overrides(
+        public_url=url, sandbox_enabled=True
+    )
+    app = create_app(settings)
+    server = TestServer(app, host="127.0.0.1", port=port)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Live(url, app, http)
+    finally:
+        await server.close()
+
+
+async def sandbox_account(
+    db: Database, keybox: KeyBox, organizer_id: int, base_url: str, **options: str
+) -> dict[str, str]:
+    credentials = {**derived_credentials(TEST_SECRET, f"{base_url}/sandbox"), **options}
+    async with db.transaction() as session:
+        await payment_accounts.save(
+            session,
+            keybox,
+            organizer_id=organizer_id,
+            provider="sandbox",
+            methods=["ecocash", "onemoney"],
+            credentials=credentials,
+            live=False,
+            actor="test",
+        )
+    return credentials

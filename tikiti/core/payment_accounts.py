@@ -51,7 +51,9 @@ async def save(
     )
     if clash := taken.first():
         raise InvalidInput(f"{clash} already takes one of these methods", field="methods")
-    sealed = keybox.seal(json.dumps(dict(credentials)).encode(), _context(organizer_id, provider))
+    sealed = keybox.seal_data(
+        json.dumps(dict(credentials)).encode(), _context(organizer_id, provider)
+    )
     values = {"methods": list(methods), "credentials_sealed": sealed, "live": live, "enabled": True}
     await session.execute(
         insert(PaymentAccount)

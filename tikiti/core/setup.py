@@ -61,7 +61,7 @@ class EventSpec:
     description: str = ""
     per_order_limit: int = 10
     hold_minutes: int = 10
-    payment_methods: Sequence[str] = field(default_factory=lambda: ["sandbox"])
+    payment_methods: Sequence[str] = field(default_factory=lambda: ["ecocash", "onemoney"])
     stream_url: str | None = None
 
 

@@ -144,8 +144,12 @@ class KeyBox:
         """`context` (e.g. b"event:42") binds the blob to its owner, so blobs cannot be swapped."""
         if len(private_raw) != KEY_LENGTH:
             raise KeyBoxError(f"private key must be {KEY_LENGTH} bytes")
+        return self.seal_data(private_raw, context)
+
+    def seal_data(self, data: bytes, context: bytes) -> bytes:
+        """Any secret of any length, e.g. a provider's credentials; opened with `open`."""
         nonce = secrets.token_bytes(_NONCE_LENGTH)
-        return _KEYBOX_FORMAT + nonce + self._aead.encrypt(nonce, private_raw, context)
+        return _KEYBOX_FORMAT + nonce + self._aead.encrypt(nonce, data, context)
 
     def open(self, blob: bytes, context: bytes) -> bytes:
         if len(blob) < 1 + _NONCE_LENGTH + _TAG_LENGTH or blob[:1] != _KEYBOX_FORMAT:

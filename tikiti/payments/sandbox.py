@@ -150,3 +150,12 @@ class Sandbox(Provider):
         if answer.status != 201:
             raise PaymentDeclined(f"sandbox refused the refund ({answer.status})")
         return str(json.loads(answer.text)["refund_id"])
+
+
+def derived_credentials(secret_key: str, base_url: str) -> dict[str, str]:
+    """The sandbox's keys, derived from the application secret so nothing extra is configured."""
+    return {
+        "api_key": hmac.new(secret_key.encode(), b"sandbox-api-key", "sha256").hexdigest(),
+        "signing_secret": hmac.new(secret_key.encode(), b"sandbox-signing", "sha256").hexdigest(),
+        "base_url": base_url,
+    }

@@ -23,7 +23,7 @@ def _bad(reason: str, status: int = 400) -> web.Response:
 
 
 def _authorised(request: web.Request) -> bool:
-    expected = f"Bearer {request.app[OPERATOR].config.api_key}"
+    expected = f"Bearer {request.config_dict[OPERATOR].config.api_key}"
     return hmac.compare_digest(request.headers.get("Authorization", ""), expected)
 
 
@@ -62,14 +62,14 @@ async def create_push(request: web.Request) -> web.Response:
     fields = _push_fields(body)
     if isinstance(fields, str):
         return _bad(fields)
-    record = await request.app[OPERATOR].push(fields)
+    record = await request.config_dict[OPERATOR].push(fields)
     return web.json_response({"id": record["id"], "status": record["status"]}, status=201)
 
 
 async def show_push(request: web.Request) -> web.Response:
     if not _authorised(request):
         return _bad("bad API key", 401)
-    record = await request.app[OPERATOR].get(request.match_info["push_id"])
+    record = await request.config_dict[OPERATOR].get(request.match_info["push_id"])
     if record is None:
         return _bad("no such push", 404)
     keys = ("id", "reference", "status", "amount_minor", "currency", "reason")
@@ -79,7 +79,7 @@ async def show_push(request: web.Request) -> web.Response:
 async def refund_push(request: web.Request) -> web.Response:
     if not _authorised(request):
         return _bad("bad API key", 401)
-    refund_id = await request.app[OPERATOR].refund(request.match_info["push_id"])
+    refund_id = await request.config_dict[OPERATOR].refund(request.match_info["push_id"])
     if refund_id is None:
         return _bad("only a paid push can be refunded", 409)
     return web.json_response({"refund_id": refund_id}, status=201)
@@ -89,7 +89,7 @@ async def phone_prompts(request: web.Request) -> web.Response:
     msisdn = request.match_info["msisdn"]
     if not PHONE.match(msisdn):
         return _bad("phone must be in +E.164 form")
-    prompts = await request.app[OPERATOR].pending_for(msisdn)
+    prompts = await request.config_dict[OPERATOR].pending_for(msisdn)
     keys = ("id", "amount_minor", "currency", "description", "merchant")
     return web.json_response({"prompts": [{k: p.get(k, "") for k in keys} for p in prompts]})
 
@@ -106,7 +106,7 @@ async def answer_prompt(request: web.Request) -> web.Response:
     reason = (
         "approved by payer" if approve else ("wrong PIN" if pin == "0000" else "declined by payer")
     )
-    done = await request.app[OPERATOR].resolve(
+    done = await request.config_dict[OPERATOR].resolve(
         request.match_info["push_id"], approve=approve, reason=reason
     )
     if not done:
@@ -114,12 +114,9 @@ async def answer_prompt(request: web.Request) -> web.Response:
     return web.json_response({"status": "paid" if approve else "failed", "reason": reason})
 
 
-def create_operator_app(operator: Operator) -> web.Application:
-    app = web.Application()
-    app[OPERATOR] = operator
+def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/pushes", create_push)
     app.router.add_get("/api/pushes/{push_id}", show_push)
     app.router.add_post("/api/pushes/{push_id}/refunds", refund_push)
     app.router.add_get("/phone/{msisdn}/prompts", phone_prompts)
     app.router.add_post("/phone/prompts/{push_id}", answer_prompt)
-    return app

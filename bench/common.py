@@ -56,18 +56,23 @@ class BenchDatabase:
 # --- arguments and logging ------------------------------------------------------------------
 
 
-def base_parser(description: str) -> argparse.ArgumentParser:
+def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """The options every benchmark shares, so `make bench` can pass the same ones to all."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(
         "--database-url",
         default=os.environ.get(ENV_DATABASE_URL),
         help=f"libpq URL of a maintenance database (default ${ENV_DATABASE_URL}; "
         "without either, embedded PostgreSQL is started)",
     )
-    parser.add_argument("--seconds", type=positive_float, default=10.0, help="per measured run")
-    parser.add_argument("--warmup", type=positive_float, default=2.0, help="per warm-up run")
-    parser.add_argument("--clients", type=positive_int, default=64, help="concurrent clients")
+    # Whole seconds: pgbench -T takes nothing finer, and both sides must run equally long.
+    parser.add_argument(
+        "--seconds", type=positive_int, default=10, help="length of each measured run (10)"
+    )
+    parser.add_argument(
+        "--warmup", type=positive_int, default=2, help="length of each warm-up run (2)"
+    )
+    parser.add_argument("--clients", type=positive_int, default=64, help="concurrent clients (64)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
@@ -77,13 +82,6 @@ def positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def positive_float(raw: str) -> float:
-    value = float(raw)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
     return value
 
 
@@ -108,12 +106,14 @@ def server(database_url: str | None) -> Iterator[Server]:
         libpq = to_libpq(database_url)
         yield Server(libpq, _system_pgbench(), "external")
         return
-    services = EmbeddedServices(Path(tempfile.mkdtemp(prefix="tikiti-bench-")), delete_on_stop=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="tikiti-bench-"))
+    services = EmbeddedServices(data_dir, delete_on_stop=True)
     try:
         urls = services.start()
         yield Server(urls.admin_database_url, _embedded_pgbench(), "embedded")
     finally:
         services.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)  # stop() keeps it when start() failed midway
 
 
 def to_libpq(url: str) -> str:
@@ -180,7 +180,7 @@ async def run_pgbench(
     script: str,
     *,
     clients: int,
-    seconds: float,
+    seconds: int,
     threads: int = 2,
     variables: Mapping[str, object] | None = None,
 ) -> float:
@@ -192,7 +192,7 @@ async def run_pgbench(
             "-n",
             f"-c{clients}",
             f"-j{min(threads, clients)}",
-            f"-T{max(1, round(seconds))}",
+            f"-T{seconds}",
             "-Mprepared",
             f"-f{script_path}",
             *(f"-D{key}={value}" for key, value in (variables or {}).items()),

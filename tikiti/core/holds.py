@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import BigInteger, Integer, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tikiti.core import inventory, seating
@@ -21,16 +21,12 @@ from tikiti.core.errors import (
     SalesClosed,
 )
 from tikiti.core.models import (
-    Buyer,
-    Event,
     EventStatus,
     Order,
     OrderLine,
-    OrderStatus,
     Section,
     SectionKind,
     Tier,
-    TierPrice,
 )
 from tikiti.core.money import Money
 
@@ -79,28 +75,63 @@ def merge_items(items: Sequence[Item], per_order_limit: int) -> list[Item]:
     return [Item(tier_id, quantity) for tier_id, quantity in sorted(totals.items())]
 
 
+_EVENT = text(
+    "SELECT organizer_id, name, status, per_order_limit, hold_minutes FROM events WHERE id = :id"
+)
+
+_TIERS = text(
+    """
+    SELECT t.id, t.name, t.active, t.sales_start, t.sales_end, t.section_id,
+           p.amount_minor, s.kind = 'reserved' AS reserved
+      FROM tiers t
+      LEFT JOIN tier_prices p ON p.tier_id = t.id AND p.currency = :currency
+      LEFT JOIN sections s ON s.id = t.section_id
+     WHERE t.event_id = :event_id AND t.id = ANY(:tier_ids)
+    """
+).bindparams(bindparam("tier_ids", type_=ARRAY(BigInteger)))
+
+# The buyer, the order and its lines in one round trip; the hold itself comes last, so the
+# tier row is locked for as short a time as possible.
+_ORDER = text(
+    """
+    WITH buyer AS (
+        INSERT INTO buyers (phone, language) VALUES (:phone, :language) ON CONFLICT DO NOTHING
+    ), placed AS (
+        INSERT INTO orders (organizer_id, event_id, reference, buyer_phone, channel, language,
+                            currency, total_minor, status, agent_id, idempotency_key, expires_at)
+        VALUES (:organizer_id, :event_id, :reference, :phone, :channel, :language, :currency,
+                :total, 'held', :agent_id, :idempotency_key, :expires_at)
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    ), lines AS (
+        INSERT INTO order_lines (order_id, tier_id, quantity, unit_price_minor)
+        SELECT placed.id, line.tier_id, line.quantity, line.price
+          FROM placed, unnest(:tier_ids, :quantities, :prices) AS line(tier_id, quantity, price)
+    )
+    SELECT id FROM placed
+    """
+).bindparams(
+    bindparam("tier_ids", type_=ARRAY(BigInteger)),
+    bindparam("quantities", type_=ARRAY(Integer)),
+    bindparam("prices", type_=ARRAY(BigInteger)),
+)
+
+
 async def _priced_tiers(
     session: AsyncSession, event_id: int, tier_ids: list[int], currency: str, now: datetime
 ) -> dict[int, _PricedTier]:
-    rows = (
-        await session.execute(
-            select(Tier, TierPrice.amount_minor, Section.kind)
-            .outerjoin(TierPrice, (TierPrice.tier_id == Tier.id) & (TierPrice.currency == currency))
-            .outerjoin(Section, Section.id == Tier.section_id)
-            .where(Tier.id.in_(tier_ids), Tier.event_id == event_id)
-        )
-    ).all()
+    rows = await session.execute(
+        _TIERS, {"event_id": event_id, "tier_ids": tier_ids, "currency": currency}
+    )
     found: dict[int, _PricedTier] = {}
-    for tier, price, kind in rows:
-        if not tier.active or (tier.sales_start and now < tier.sales_start):
-            raise SalesClosed(f"{tier.name} is not on sale yet", tier_id=tier.id)
-        if tier.sales_end and now >= tier.sales_end:
-            raise SalesClosed(f"sales for {tier.name} have ended", tier_id=tier.id)
+    for tier_id, name, active, start, end, section_id, price, reserved in rows:
+        if not active or (start and now < start):
+            raise SalesClosed(f"{name} is not on sale yet", tier_id=tier_id)
+        if end and now >= end:
+            raise SalesClosed(f"sales for {name} have ended", tier_id=tier_id)
         if price is None:
-            raise PriceUnavailable(f"{tier.name} is not sold in {currency}", tier_id=tier.id)
-        found[tier.id] = _PricedTier(
-            tier.id, tier.section_id, kind == SectionKind.RESERVED, int(price)
-        )
+            raise PriceUnavailable(f"{name} is not sold in {currency}", tier_id=tier_id)
+        found[tier_id] = _PricedTier(tier_id, section_id, bool(reserved), int(price))
     missing = set(tier_ids) - set(found)
     if missing:
         raise NotFound("no such ticket type for this event", tier_ids=sorted(missing))
@@ -121,17 +152,13 @@ async def _existing(session: AsyncSession, idempotency_key: str) -> Placed | Non
     )
 
 
-async def _insert_order(session: AsyncSession, values: dict[str, object]) -> int | None:
+async def _insert_order(session: AsyncSession, values: dict[str, object]) -> tuple[int, str] | None:
     """Insert with a fresh reference; None when the idempotency key was taken meanwhile."""
     for _ in range(5):
-        order_id = await session.scalar(
-            pg_insert(Order)
-            .values(reference=new_reference(), **values)
-            .on_conflict_do_nothing()
-            .returning(Order.id)
-        )
+        reference = new_reference()
+        order_id = await session.scalar(_ORDER, {**values, "reference": reference})
         if order_id is not None:
-            return int(order_id)
+            return int(order_id), reference
         key = values.get("idempotency_key")
         if key is not None and await session.scalar(
             select(Order.id).where(Order.idempotency_key == key)
@@ -157,54 +184,40 @@ async def place_hold(
     if idempotency_key and (found := await _existing(session, idempotency_key)):
         return found
     now = now or datetime.now(UTC)
-    event = await session.get(Event, event_id)
+    event = (await session.execute(_EVENT, {"id": event_id})).one_or_none()
     if event is None:
         raise NotFound("no such event", event_id=event_id)
-    if event.status != EventStatus.ON_SALE:
+    if event.status != EventStatus.ON_SALE.value:
         raise SalesClosed(f"{event.name} is not on sale", event_id=event_id)
     lines = merge_items(items, event.per_order_limit)
     tiers = await _priced_tiers(session, event_id, [i.tier_id for i in lines], currency, now)
     total = sum(tiers[i.tier_id].price_minor * i.quantity for i in lines)
     expires_at = now + timedelta(minutes=event.hold_minutes)
-    await session.execute(
-        pg_insert(Buyer).values(phone=buyer_phone, language=language).on_conflict_do_nothing()
-    )
-    order_id = await _insert_order(
+    inserted = await _insert_order(
         session,
         {
             "organizer_id": event.organizer_id,
             "event_id": event_id,
-            "buyer_phone": buyer_phone,
+            "phone": buyer_phone,
             "channel": channel,
             "language": language,
             "currency": currency,
-            "total_minor": total,
-            "status": OrderStatus.HELD,
+            "total": total,
             "agent_id": agent_id,
             "idempotency_key": idempotency_key,
             "expires_at": expires_at,
+            "tier_ids": [i.tier_id for i in lines],
+            "quantities": [i.quantity for i in lines],
+            "prices": [tiers[i.tier_id].price_minor for i in lines],
         },
     )
-    if order_id is None:
+    if inserted is None:
         assert idempotency_key is not None
         again = await _existing(session, idempotency_key)
         assert again is not None
         return again
-    await session.execute(
-        insert(OrderLine),
-        [
-            {
-                "order_id": order_id,
-                "tier_id": i.tier_id,
-                "quantity": i.quantity,
-                "unit_price_minor": tiers[i.tier_id].price_minor,
-            }
-            for i in lines
-        ],
-    )
+    order_id, reference = inserted
     seats = await take_places(session, event_id, order_id, lines, tiers, expires_at)
-    reference = await session.scalar(select(Order.reference).where(Order.id == order_id))
-    assert reference is not None
     return Placed(order_id, reference, expires_at, Money(total, currency), seats, created=True)
 
 

@@ -31,14 +31,16 @@ async def call(
     data: Mapping[str, str] | None = None,
     json: object = None,
     limits: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    keep_5xx: bool = False,
 ) -> Answer:
-    """One HTTP call; 5xx, timeouts and connection errors raise ProviderUnavailable."""
+    """One HTTP call; 5xx (unless kept), timeouts and connection errors raise
+    ProviderUnavailable. Some providers (M-Pesa) say "still processing" with a 500."""
     try:
         async with http.request(
             method, url, headers=headers, data=data, json=json, timeout=limits
         ) as response:
-            text = await response.text()
-            if response.status >= 500:
+            text = await response.text(errors="replace")
+            if response.status >= 500 and not keep_5xx:
                 raise ProviderUnavailable(f"{provider} answered {response.status}")
             return Answer(response.status, text, response.content_type)
     except TimeoutError:

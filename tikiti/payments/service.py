@@ -66,6 +66,16 @@ class CallbackResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundResult:
+    """In minor units: what the buyer is owed, what went back through the provider, what is
+    left for the organizer to pay out by hand."""
+
+    amount: int
+    paid_back: int
+    owed: int
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentRow:
     id: int
     organizer_id: int
@@ -275,3 +285,36 @@ class Payments:
                 return settlement.Outcome.IGNORED
         logger.info("payment %s: %s", row.id, result.outcome)
         return result.outcome
+
+    async def refund(self, order_id: int, *, actor: str, reason: str) -> RefundResult:
+        """Void the tickets and owe the money, then pay it back where the provider can."""
+        async with self.db.transaction() as session:
+            amount = await orders.refund(session, order_id, actor=actor, reason=reason)
+            paid = (
+                await session.execute(
+                    select(Payment, Order.organizer_id)
+                    .join(Order, Order.id == Payment.order_id)
+                    .where(Payment.order_id == order_id, Payment.status == PaymentStatus.REFUNDED)
+                )
+            ).all()
+        owed = 0
+        for payment, organizer_id in paid:
+            if not await self._pay_back(payment, organizer_id):
+                owed += payment.amount_minor
+        return RefundResult(amount, amount - owed, owed)
+
+    async def _pay_back(self, payment: Payment, organizer_id: int) -> bool:
+        provider = await self.provider_for(organizer_id, payment.provider)
+        try:
+            refund_id = await provider.refund(
+                payment.reference or "",
+                Money(payment.amount_minor, payment.currency),
+                dict(payment.provider_data),
+            )
+        except PaymentError as error:
+            # No refund API, or it failed: the debt stays on refunds_payable for a manual payout.
+            logger.warning("refund of payment %s left owed: %s", payment.id, error)
+            return False
+        async with self.db.transaction() as session:
+            await settlement.record_payout(session, payment.id, provider_refund_id=refund_id)
+        return True

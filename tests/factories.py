@@ -43,6 +43,8 @@ async def make_world(
     per_order_limit: int = 10,
     price_minor: int = 1000,
     publish: bool = True,
+    extra_prices: Sequence[Money] = (),
+    payment_methods: Sequence[str] = ("ecocash", "onemoney"),
 ) -> World:
     """An on-sale event with a general tier and, given seat_rows, a reserved tier."""
     starts = datetime.now(UTC) + timedelta(days=30)
@@ -78,6 +80,7 @@ async def make_world(
                 country="ZW",
                 per_order_limit=per_order_limit,
                 hold_minutes=hold_minutes,
+                payment_methods=payment_methods,
             ),
             actor="test",
         )
@@ -88,7 +91,7 @@ async def make_world(
             setup.TierSpec(
                 code="GA",
                 name="General",
-                prices=[price, Money(price_minor * 30, "ZWG")],
+                prices=[price, Money(price_minor * 30, "ZWG"), *extra_prices],
                 capacity=ga_capacity,
             ),
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
-from tikiti import schema, worker
+from tikiti import cli_payments, schema, worker
 from tikiti.config import Settings, SettingsError, load_settings
 from tikiti.core import demo_data, users
 from tikiti.core.db import Database, make_engine
@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--name", default="")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    cli_payments.add_parser(commands)
     return parser
 
 
@@ -134,6 +135,8 @@ def _dispatch(args: argparse.Namespace) -> None:
         print("The database schema is up to date.")
     elif args.command == "seed":
         asyncio.run(_seed_demo(settings))
+    elif args.command == "payments":
+        asyncio.run(cli_payments.run(settings, args))
     elif args.command == "user":
         asyncio.run(_add_user(settings, args, _read_password(args.password_stdin)))
 

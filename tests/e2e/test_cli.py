@@ -133,3 +133,38 @@ async def test_upgrade_seed_and_add_user_on_a_fresh_database(
         assert "gate@example.org" in emails
     finally:
         await drop_database(server_url, name)
+
+
+async def test_payments_account_and_reconcile_commands(server_url: str, redis_url: str) -> None:
+    name, url = await create_database(server_url)
+    env = {
+        "TIKITI_DATABASE_URL": url,
+        "TIKITI_REDIS_URL": redis_url,
+        "TIKITI_SECRET_KEY": TEST_SECRET,
+    }
+    try:
+        assert (await run("db", "upgrade", env=env)).returncode == 0
+        assert (await run("seed", "--demo", env=env)).returncode == 0
+        args = ("payments", "account", "--organizer", "harare-live", "--provider", "paynow")
+        good = '{"integration_id": "1", "integration_key": "k", "auth_email": "a@b.org"}'
+        saved = await run(*args, "--methods", "ecocash", "--credentials-stdin", env=env, stdin=good)
+        assert saved.returncode == 0, saved.stderr
+        assert "paynow now takes ecocash" in saved.stdout
+        wrong_method = await run(
+            *args, "--methods", "mpesa", "--credentials-stdin", env=env, stdin=good
+        )
+        assert wrong_method.returncode == 2 and "does not take mpesa" in wrong_method.stderr
+        not_json = await run(
+            *args, "--methods", "ecocash", "--credentials-stdin", env=env, stdin="{"
+        )
+        assert not_json.returncode == 2 and "not JSON" in not_json.stderr
+        report = await run(
+            "payments", "reconcile", "--provider", "paynow", "--since", "2026-01-01", env=env
+        )
+        assert report.returncode == 0 and "0 disagreement(s) with paynow" in report.stdout
+        bad_date = await run(
+            "payments", "reconcile", "--provider", "paynow", "--since", "yesterday", env=env
+        )
+        assert bad_date.returncode == 2 and "not a date" in bad_date.stderr
+    finally:
+        await drop_database(server_url, name)

@@ -211,3 +211,23 @@ async def test_an_mpesa_callback_with_the_right_token_is_still_confirmed_by_quer
         assert await tickets(db, order_id) == 0
     finally:
         await fake.stop()
+
+
+async def test_refunds_are_paid_back_or_honestly_left_owed(
+    live: Live, db: Database, keybox: KeyBox, provider: tuple[str, Case, FakeProvider]
+) -> None:
+    from tikiti.core import ledger
+
+    name, case, fake = provider
+    world = await setup_world(db, keybox, live, name, case, fake)
+    order_id, reference = await start(live, db, world, case, 7)
+    assert await fake.complete(reference, paid=True) == 200
+    result = await live.payments.refund(order_id, actor="owner@test", reason="event moved")
+    refundable = name == "flutterwave"  # Paynow and M-Pesa (STK) have no refund API
+    assert result.amount == case.price.minor
+    assert result.owed == (0 if refundable else case.price.minor)
+    async with db.session() as session:
+        owed = await ledger.balance(
+            session, world.organizer_id, ledger.REFUNDS_PAYABLE, case.price.currency
+        )
+    assert owed == (0 if refundable else -case.price.minor)

@@ -296,3 +296,25 @@ async def test_a_payment_with_no_answer_is_given_up_and_its_places_released(
     async with db.session() as session:
         tier = await session.get_one(Tier, world.ga_tier_id)
     assert (tier.sold, tier.held) == (0, 0)
+
+
+async def test_a_refund_goes_back_through_the_sandbox_and_clears_the_debt(
+    live: Live, db: Database, keybox: KeyBox
+) -> None:
+    from tikiti.core import ledger
+
+    world = await make_world(db, keybox)
+    await sandbox_account(db, keybox, world.organizer_id, live.url)
+    order_id = await hold(db, world, 10)
+    await pay(live.payments, order_id, 10)
+    (prompt,) = await prompts(live, 10)
+    await answer(live, prompt["id"], action="approve", pin="1234")
+    assert await order_status(db, order_id, OrderStatus.FULFILLED) == OrderStatus.FULFILLED
+    result = await live.payments.refund(order_id, actor="owner@test", reason="cannot come")
+    assert (result.amount, result.paid_back, result.owed) == (2000, 2000, 0)
+    async with db.session() as session:
+        owed = await ledger.balance(session, world.organizer_id, ledger.REFUNDS_PAYABLE, "USD")
+        at_provider = await ledger.balance(session, world.organizer_id, "provider:sandbox", "USD")
+        tier = await session.get_one(Tier, world.ga_tier_id)
+    assert (owed, at_provider) == (0, 0)
+    assert (tier.sold, tier.held) == (0, 0)

@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,3 +31,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+messages: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-default-keywords -k t -k translate:2 -k _:2 \
+		--project=Tikiti --copyright-holder=Tikiti --no-location --sort-output \
+		-o tikiti/locale/tikiti.pot .
+	$(VENV)/bin/pybabel update -i tikiti/locale/tikiti.pot -d tikiti/locale -D tikiti --no-fuzzy-matching

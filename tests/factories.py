@@ -45,6 +45,7 @@ async def make_world(
     publish: bool = True,
     extra_prices: Sequence[Money] = (),
     payment_methods: Sequence[str] = ("ecocash", "onemoney"),
+    name: str = "Test Festival",
 ) -> World:
     """An on-sale event with a general tier and, given seat_rows, a reserved tier."""
     starts = datetime.now(UTC) + timedelta(days=30)
@@ -72,7 +73,7 @@ async def make_world(
                 organizer_id=organizer.id,
                 venue_id=venue.id,
                 code=unique_code(),
-                name="Test Festival",
+                name=name,
                 category="music",
                 starts_at=starts,
                 ends_at=starts + timedelta(hours=6),

@@ -109,6 +109,7 @@ def run(data_dir: Path, host: str, port: int) -> None:
             host=host,
             port=port,
             db_pool_size=10,
+            sandbox_enabled=True,
         )
         asyncio.run(_serve(settings, urls.database_url, data_dir))
     finally:

@@ -10,9 +10,14 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from tikiti.channels import ussd_africastalking
+from tikiti.channels.base import DIALOG
 from tikiti.config import Settings
+from tikiti.conversations import Conversations
 from tikiti.core.db import Database, make_engine
 from tikiti.core.signing import KeyBox
+from tikiti.core.store import RedisStore
+from tikiti.dialogs.engine import Engine
 from tikiti.observability import HttpMetrics, healthz, metrics, metrics_middleware
 from tikiti.payments.routes import PAYMENTS
 from tikiti.payments.routes import add_routes as add_payment_routes
@@ -69,6 +74,16 @@ async def _payments(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _dialogs(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    store = RedisStore(app[REDIS], prefix=settings.redis_prefix)
+    engine = Engine(app[DATABASE], store, app[PAYMENTS], default_country=settings.default_country)
+    conversations = Conversations(engine, app[PAYMENTS])
+    app[DIALOG] = conversations
+    yield
+    await conversations.close()
+
+
 async def _sandbox_operator(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     credentials = derived_credentials(settings.secret_key, "")
@@ -98,10 +113,11 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = registry
     app[KEYBOX] = KeyBox(settings.secret_key)
-    app.cleanup_ctx.extend([_database, _redis, _http, _payments])
+    app.cleanup_ctx.extend([_database, _redis, _http, _payments, _dialogs])
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/metrics", metrics, name="metrics")
     add_payment_routes(app)
+    ussd_africastalking.add_routes(app)
     if settings.sandbox_enabled:
         _mount_sandbox(app)
     return app

@@ -79,13 +79,13 @@ async def events_on_sale(
     offset: int = 0,
     now: datetime | None = None,
 ) -> list[EventSummary]:
-    """Upcoming events that are on sale, soonest first."""
+    """Upcoming events that are on sale, the newest on sale first (then the soonest)."""
     now = now or datetime.now(UTC)
     query = (
         select(Event, Venue.name, Venue.city)
         .outerjoin(Venue, Venue.id == Event.venue_id)
         .where(Event.status == EventStatus.ON_SALE, Event.ends_at > (filters.starts_from or now))
-        .order_by(Event.starts_at, Event.id)
+        .order_by(Event.published_at.desc().nulls_last(), Event.starts_at, Event.id)
         .limit(limit)
         .offset(offset)
     )

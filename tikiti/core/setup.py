@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -197,6 +197,7 @@ async def add_tier(session: AsyncSession, event_id: int, spec: TierSpec) -> Tier
 
 async def publish(session: AsyncSession, event: Event, *, actor: str) -> None:
     event.status = EventStatus.ON_SALE
+    event.published_at = datetime.now(UTC)
     await audit.record(
         session,
         organizer_id=event.organizer_id,

@@ -16,6 +16,7 @@ from tikiti.core.db import Database
 from tikiti.core.errors import InvalidInput, NotFound
 from tikiti.core.models import Event, Order, Payment, PaymentStatus
 from tikiti.core.money import Money
+from tikiti.core.ports import PushOutcome as Pushed
 from tikiti.core.signing import KeyBox
 from tikiti.payments.base import (
     Callback,
@@ -49,13 +50,6 @@ HTTP_STATUS = {
     Verdict.NOT_CONFIRMED: 403,
     Verdict.UNAVAILABLE: 503,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Pushed:
-    ok: bool
-    instructions: str = ""
-    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,6 +129,7 @@ class Event(Base):
     )
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     private_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()
 
 

@@ -1,0 +1,151 @@
+"""Running one step of a conversation: load, lock, advance the machine, render, save."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from tikiti.core import buyers
+from tikiti.core.db import Database
+from tikiti.core.ports import PaymentGateway
+from tikiti.core.store import Busy, Store, StoreUnavailable
+from tikiti.dialogs import paging
+from tikiti.dialogs.context import Ctx
+from tikiti.dialogs.i18n import DEFAULT, LANGUAGES, translate
+from tikiti.dialogs.machine import END_STATES, State, build_machine
+from tikiti.dialogs.screens import SCREENS
+from tikiti.dialogs.session import Session
+from tikiti.dialogs.steps import Conversation
+from tikiti.dialogs.types import Inbound, Limits, Option, Reply
+
+logger = logging.getLogger(__name__)
+SESSION_TTL = {"ussd": 180.0}
+CHAT_TTL = 1800.0
+BACK, HOME, MORE = "0", "00", "98"
+
+_machine = build_machine()
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        store: Store,
+        payments: PaymentGateway,
+        *,
+        default_country: str = "ZW",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.payments = payments
+        self.default_country = default_country
+        self.clock = clock
+
+    async def handle(self, inbound: Inbound, limits: Limits) -> Reply:
+        """Never raises for the buyer's sake: a broken dependency becomes a 'try again' screen."""
+        try:
+            async with self.store.lock(f"{inbound.channel}:{inbound.address}"):
+                return await self._step(inbound, limits)
+        except (StoreUnavailable, Busy, SQLAlchemyError, OSError) as error:
+            logger.warning("dialog unavailable for %s: %s", inbound.channel, error)
+            return Reply(
+                translate(DEFAULT, "Sorry, the service is busy. Please try again in a minute."),
+                end=True,
+            )
+
+    def _key(self, inbound: Inbound) -> str:
+        return f"dialog:{inbound.channel}:{inbound.session_key}"
+
+    async def _load(self, inbound: Inbound) -> tuple[Session, bool]:
+        raw = None if inbound.new_session else await self.store.get(self._key(inbound))
+        if raw is not None:
+            try:
+                return Session.loads(raw), False
+            except (ValueError, TypeError):
+                logger.warning("discarding an unreadable dialog session")
+        async with self.db.session() as session:
+            language = await buyers.language(session, inbound.address)
+        return Session(language=language if language in LANGUAGES else DEFAULT), True
+
+    async def _step(self, inbound: Inbound, limits: Limits) -> Reply:
+        session, fresh = await self._load(inbound)
+        if inbound.dedupe_key and session.last_key == inbound.dedupe_key and session.last_reply:
+            return _reply_from(session.last_reply)  # a resent request: same answer, no second step
+        ctx = Ctx(session, inbound, self.db, self.payments, self.clock(), self.default_country)
+        if not fresh:
+            await self._advance(ctx, inbound.text.strip())
+        reply = await self._render(ctx, limits)
+        session.last_key = inbound.dedupe_key
+        session.last_reply = {k: v for k, v in asdict(reply).items() if k != "followups"}
+        ttl = SESSION_TTL.get(inbound.channel, CHAT_TTL)
+        await self.store.set(self._key(inbound), session.dumps(), ttl=ttl)
+        return reply
+
+    async def _advance(self, ctx: Ctx, token: str) -> None:
+        session = ctx.session
+        session.error = ""
+        if session.state in END_STATES or token == HOME:
+            session.state, session.stack, session.page = State.HOME.value, [], 0
+        elif token == BACK:
+            session.state = session.stack.pop() if session.stack else State.HOME.value
+            session.page = 0
+        elif token == MORE and session.more:
+            session.page += 1
+        else:
+            await self._input(ctx, token)
+
+    async def _input(self, ctx: Ctx, token: str) -> None:
+        session = ctx.session
+        before = session.state
+        model = Conversation(ctx)
+        _machine.add_model(model, initial=before)
+        try:
+            await model.input(value=session.options.get(token), raw=token)  # type: ignore[attr-defined]
+        finally:
+            _machine.remove_model(model)
+        after = model.state
+        if after == before:
+            return
+        session.page = 0
+        if after == State.HOME.value:
+            session.stack = []
+        elif before == State.CONFIRM.value and after == State.TIERS.value:
+            session.stack = [
+                State.HOME.value,
+                State.EVENTS.value,
+            ]  # sold out meanwhile: choose again
+        else:
+            session.stack.append(before)
+        session.state = after
+
+    async def _render(self, ctx: Ctx, limits: Limits) -> Reply:
+        session = ctx.session
+        screen = await SCREENS[session.state](ctx)
+        text = f"{session.error}\n{screen.text}" if session.error else screen.text
+        navigation = ctx.t("0 Back 00 Home") if screen.navigation else ""
+        more = ctx.t("98 More")
+        if limits.gsm7:
+            text, navigation, more = paging.gsm7(text), paging.gsm7(navigation), paging.gsm7(more)
+        labels = [paging.gsm7(label) if limits.gsm7 else label for _, label in screen.options]
+        pages = paging.paginate(text, labels, navigation, more, limits.body)
+        session.page = min(session.page, len(pages) - 1)
+        shown = pages[session.page]
+        session.more = session.page < len(pages) - 1
+        session.options = {str(n + 1): screen.options[i][0] for n, i in enumerate(shown)}
+        nav = f"{navigation} {more}".strip() if session.more else navigation
+        options = tuple(Option(str(n + 1), labels[i]) for n, i in enumerate(shown))
+        room = limits.body - len(Reply("", options, nav).as_text()) - 1
+        return Reply(paging.fit_text(text, room), options, nav, screen.end, tuple(ctx.followups))
+
+
+def _reply_from(saved: dict[str, Any]) -> Reply:
+    options = tuple(Option(str(o["key"]), str(o["label"])) for o in saved.get("options", ()))
+    return Reply(
+        str(saved["text"]), options, str(saved.get("navigation", "")), bool(saved.get("end"))
+    )

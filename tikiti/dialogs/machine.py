@@ -1,0 +1,93 @@
+"""The booking journey as data: states, one `input` trigger, ordered guarded transitions.
+
+Each source state lists its transitions in order; the first whose guards pass wins, and the last
+one for a state is the unconditional fallback that re-shows the screen with a reason.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from transitions.extensions.asyncio import AsyncMachine
+
+
+class State(enum.StrEnum):
+    HOME = "home"
+    EVENTS = "events"
+    TIERS = "tiers"
+    QUANTITY = "quantity"
+    PAYER = "payer"
+    PAYER_PHONE = "payer_phone"
+    METHOD = "method"
+    CONFIRM = "confirm"
+    PAYING = "paying"
+    FAILED = "failed"
+    MY_TICKETS = "my_tickets"
+    TICKET = "ticket"
+    RESENT = "resent"
+    LANGUAGE = "language"
+
+
+END_STATES = frozenset({State.PAYING, State.FAILED, State.RESENT})
+
+
+def _t(
+    source: State, dest: State, conditions: str | list[str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"trigger": "input", "source": source.value, "dest": dest.value}
+    if conditions:
+        spec["conditions"] = conditions
+    spec.update(extra)
+    return spec
+
+
+def _invalid(state: State, reason: str = "invalid") -> dict[str, Any]:
+    return _t(state, state, after=f"reject_{reason}")
+
+
+TRANSITIONS: list[dict[str, Any]] = [
+    _t(State.HOME, State.EVENTS, "chose_buy"),
+    _t(State.HOME, State.MY_TICKETS, "chose_tickets"),
+    _t(State.HOME, State.LANGUAGE, "chose_language"),
+    _invalid(State.HOME),
+    _t(State.EVENTS, State.TIERS, "picked", after="remember_event"),
+    _invalid(State.EVENTS),
+    _t(State.TIERS, State.QUANTITY, ["picked", "tier_has_places"], after="remember_tier"),
+    _t(State.TIERS, State.TIERS, "picked", after="reject_sold_out"),
+    _invalid(State.TIERS),
+    _t(State.QUANTITY, State.PAYER, "valid_quantity", after="remember_quantity"),
+    _invalid(State.QUANTITY, "quantity"),
+    _t(State.PAYER, State.METHOD, "chose_self", after="remember_own_number"),
+    _t(State.PAYER, State.PAYER_PHONE, "chose_other"),
+    _invalid(State.PAYER),
+    _t(State.PAYER_PHONE, State.METHOD, "valid_phone", after="remember_payer"),
+    _invalid(State.PAYER_PHONE, "phone"),
+    _t(State.METHOD, State.CONFIRM, "picked", after="remember_method"),
+    _invalid(State.METHOD),
+    _t(State.CONFIRM, State.PAYING, ["chose_confirm", "checkout_ok"], prepare="checkout"),
+    _t(State.CONFIRM, State.TIERS, ["chose_confirm", "checkout_sold_out"]),
+    _t(State.CONFIRM, State.FAILED, "chose_confirm"),
+    _invalid(State.CONFIRM),
+    _t(State.MY_TICKETS, State.TICKET, "picked", after="remember_ticket"),
+    _invalid(State.MY_TICKETS),
+    _t(State.TICKET, State.RESENT, ["chose_resend", "resend_ticket"]),
+    _t(State.TICKET, State.TICKET, "chose_resend", after="reject_resend_too_soon"),
+    _invalid(State.TICKET),
+    _t(State.LANGUAGE, State.HOME, "picked", after="remember_language"),
+    _invalid(State.LANGUAGE),
+    *(_t(end, State.HOME) for end in END_STATES),
+]
+
+
+def build_machine() -> AsyncMachine:
+    """One machine for the process; each conversation is added as a model for one step."""
+    return AsyncMachine(
+        model=None,
+        states=[s.value for s in State],
+        transitions=TRANSITIONS,
+        initial=State.HOME.value,
+        auto_transitions=False,
+        send_event=True,
+        ignore_invalid_triggers=False,
+    )

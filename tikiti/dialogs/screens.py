@@ -1,0 +1,220 @@
+"""One function per state: the session in, a screen out. Screens read; they never change data."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from sqlalchemy import select
+
+from tikiti.core import buyers, catalog
+from tikiti.core.codes import format_code
+from tikiti.core.models import Event, Organizer
+from tikiti.core.money import Money
+from tikiti.dialogs.context import Ctx
+from tikiti.dialogs.i18n import LANGUAGES
+
+METHOD_NAMES = {
+    "ecocash": "EcoCash",
+    "onemoney": "OneMoney",
+    "mpesa": "M-Pesa",
+    "mtn": "MTN MoMo",
+    "airtel": "Airtel Money",
+    "sandbox": "Sandbox",
+}
+
+
+@dataclass(frozen=True)
+class Screen:
+    text: str
+    options: list[tuple[str, str]] = field(default_factory=list)  # (value, label)
+    end: bool = False
+    navigation: bool = True
+
+
+def local_number(phone: str) -> str:
+    parsed = phonenumbers.parse(phone, None)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL).replace(
+        " ", ""
+    )
+
+
+def short_date(moment: datetime, timezone: str) -> str:
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%d %b")
+
+
+async def home(ctx: Ctx) -> Screen:
+    return Screen(
+        ctx.t("Tikiti tickets"),
+        [
+            ("buy", ctx.t("Buy tickets")),
+            ("tickets", ctx.t("My tickets")),
+            ("language", ctx.t("Language")),
+        ],
+        navigation=False,
+    )
+
+
+async def events(ctx: Ctx) -> Screen:
+    async with ctx.db.session() as session:
+        found = await catalog.events_on_sale(session, limit=60, now=ctx.now)
+    if not found:
+        return Screen(ctx.t("No events are on sale right now."))
+    options = [(str(e.id), f"{e.name[:22]} {short_date(e.starts_at, e.timezone)}") for e in found]
+    return Screen(ctx.t("Choose an event"), options)
+
+
+async def event_currency(ctx: Ctx, event_id: int) -> tuple[str, str]:
+    async with ctx.db.session() as session:
+        name, currency = (
+            await session.execute(
+                select(Event.name, Organizer.default_currency)
+                .join(Organizer, Organizer.id == Event.organizer_id)
+                .where(Event.id == event_id)
+            )
+        ).one()
+    return str(name), str(currency)
+
+
+def tier_label(ctx: Ctx, tier: catalog.TierAvailability, currency: str) -> str:
+    price = tier.prices.get(currency) or next(iter(tier.prices.values()), None)
+    label = f"{tier.name[:16]} {price.format() if price else ''}".strip()
+    if tier.sold_out:
+        sold_out = ctx.t("SOLD OUT")
+        return f"{label} {sold_out}"
+    if tier.few_left:
+        few = ctx.t("few left")
+        return f"{label} ({few})"
+    return label
+
+
+async def tiers(ctx: Ctx) -> Screen:
+    event_id = ctx.number("event_id")
+    name, currency = await event_currency(ctx, event_id)
+    ctx.data["currency"] = currency
+    async with ctx.db.session() as session:
+        available = await catalog.tiers(session, event_id)
+    options = [(str(tier.id), tier_label(ctx, tier, currency)) for tier in available]
+    return Screen(ctx.t("{event}: choose a ticket", event=name[:30]), options)
+
+
+async def quantity(ctx: Ctx) -> Screen:
+    return Screen(
+        ctx.t(
+            "How many {tier} tickets? Reply 1-{most}",
+            tier=ctx.data["tier_name"],
+            most=ctx.data["max_quantity"],
+        )
+    )
+
+
+async def payer(ctx: Ctx) -> Screen:
+    mine = ctx.t("This number ({phone})", phone=local_number(ctx.inbound.address))
+    return Screen(ctx.t("Which number pays?"), [("self", mine), ("other", ctx.t("Another number"))])
+
+
+async def payer_phone(ctx: Ctx) -> Screen:
+    return Screen(ctx.t("Enter the mobile number that pays, e.g. 0771234567"))
+
+
+async def method(ctx: Ctx) -> Screen:
+    async with ctx.db.session() as session:
+        accepted = await session.scalar(
+            select(Event.payment_methods).where(Event.id == ctx.number("event_id"))
+        )
+    options = [(m, METHOD_NAMES.get(m, m)) for m in accepted or []]
+    return Screen(ctx.t("Pay with"), options)
+
+
+def total(ctx: Ctx) -> Money:
+    return Money(ctx.number("price_minor") * ctx.number("quantity"), str(ctx.data["currency"]))
+
+
+async def confirm(ctx: Ctx) -> Screen:
+    text = ctx.t(
+        "{quantity} x {tier}, {event}. Total {total}. Pay by {method} from {phone}.",
+        quantity=ctx.data["quantity"],
+        tier=ctx.data["tier_name"],
+        event=str(ctx.data["event_name"])[:30],
+        total=total(ctx).format(),
+        method=METHOD_NAMES.get(str(ctx.data["method"]), str(ctx.data["method"])),
+        phone=local_number(str(ctx.data["payer"])),
+    )
+    return Screen(text, [("confirm", ctx.t("Confirm and pay"))])
+
+
+async def paying(ctx: Ctx) -> Screen:
+    text = ctx.t(
+        "Approve the {method} prompt on {phone} to pay {total}. "
+        "Your tickets will come by SMS. Order {reference}.",
+        method=METHOD_NAMES.get(str(ctx.data["method"]), str(ctx.data["method"])),
+        phone=local_number(str(ctx.data["payer"])),
+        total=total(ctx).format(),
+        reference=ctx.data["reference"],
+    )
+    return Screen(text, end=True, navigation=False)
+
+
+async def failed(ctx: Ctx) -> Screen:
+    return Screen(
+        ctx.t(
+            "{reason} Nothing was charged. Please try again.", reason=ctx.data.get("failure", "")
+        ),
+        end=True,
+        navigation=False,
+    )
+
+
+async def my_tickets(ctx: Ctx) -> Screen:
+    async with ctx.db.session() as session:
+        held = await buyers.upcoming_tickets(session, ctx.inbound.address, now=ctx.now)
+    if not held:
+        return Screen(ctx.t("You have no tickets for upcoming events."))
+    options = [(str(h.id), f"{h.event_code} {h.tier_name[:12]} {h.code[:5]}") for h in held]
+    return Screen(ctx.t("Your tickets"), options)
+
+
+async def ticket(ctx: Ctx) -> Screen:
+    async with ctx.db.session() as session:
+        held = {
+            h.id: h
+            for h in await buyers.upcoming_tickets(session, ctx.inbound.address, now=ctx.now)
+        }
+    found = held.get(ctx.number("ticket_id"))
+    if found is None:
+        return Screen(ctx.t("You have no tickets for upcoming events."))
+    seat = f" {found.seat}" if found.seat else ""
+    when = short_date(found.starts_at, found.timezone)
+    code = format_code(found.code)
+    label = ctx.t("Code")
+    text = f"{found.event_name[:30]} {when}, {found.tier_name}{seat}. {label} {code}"
+    return Screen(text, [("resend", ctx.t("Send it again by SMS"))])
+
+
+async def resent(ctx: Ctx) -> Screen:
+    return Screen(ctx.t("Your ticket is on its way by SMS."), end=True, navigation=False)
+
+
+async def language(ctx: Ctx) -> Screen:
+    return Screen(ctx.t("Choose a language"), [(code, name) for code, name in LANGUAGES.items()])
+
+
+SCREENS: dict[str, Callable[[Ctx], Awaitable[Screen]]] = {
+    "home": home,
+    "events": events,
+    "tiers": tiers,
+    "quantity": quantity,
+    "payer": payer,
+    "payer_phone": payer_phone,
+    "method": method,
+    "confirm": confirm,
+    "paying": paying,
+    "failed": failed,
+    "my_tickets": my_tickets,
+    "ticket": ticket,
+    "resent": resent,
+    "language": language,
+}

@@ -1,0 +1,223 @@
+"""Guards and actions of the booking machine: small, named, each doing one thing."""
+
+from __future__ import annotations
+
+import logging
+
+from transitions.core import EventData
+
+from tikiti.core import buyers, catalog, holds, orders
+from tikiti.core.errors import CoreError, InvalidInput, SoldOut
+from tikiti.core.models import Event
+from tikiti.core.phones import is_mobile, normalize_phone
+from tikiti.dialogs.context import Ctx
+from tikiti.dialogs.i18n import LANGUAGES
+from tikiti.dialogs.screens import event_currency
+from tikiti.dialogs.types import Followup
+
+logger = logging.getLogger(__name__)
+
+
+def _value(event: EventData) -> str | None:
+    value = event.kwargs.get("value")
+    return value if isinstance(value, str) else None
+
+
+def _raw(event: EventData) -> str:
+    return str(event.kwargs.get("raw", "")).strip()
+
+
+class Conversation:
+    """The model the machine drives for one step of one conversation."""
+
+    state: str
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.checkout_result = ""
+        self._tier: catalog.TierAvailability | None = None
+
+    # -- guards -----------------------------------------------------------------------------
+    def picked(self, event: EventData) -> bool:
+        return _value(event) is not None
+
+    def chose_buy(self, event: EventData) -> bool:
+        return _value(event) == "buy"
+
+    def chose_tickets(self, event: EventData) -> bool:
+        return _value(event) == "tickets"
+
+    def chose_language(self, event: EventData) -> bool:
+        return _value(event) == "language"
+
+    def chose_self(self, event: EventData) -> bool:
+        return _value(event) == "self"
+
+    def chose_other(self, event: EventData) -> bool:
+        return _value(event) == "other"
+
+    def chose_confirm(self, event: EventData) -> bool:
+        return _value(event) == "confirm"
+
+    def chose_resend(self, event: EventData) -> bool:
+        return _value(event) == "resend"
+
+    async def tier_has_places(self, event: EventData) -> bool:
+        tier_id = int(_value(event) or 0)
+        async with self.ctx.db.session() as session:
+            found = {t.id: t for t in await catalog.tiers(session, self.ctx.number("event_id"))}
+        self._tier = found.get(tier_id)
+        return self._tier is not None and not self._tier.sold_out
+
+    def valid_quantity(self, event: EventData) -> bool:
+        raw = _raw(event)
+        return raw.isdigit() and 1 <= int(raw) <= self.ctx.number("max_quantity")
+
+    def valid_phone(self, event: EventData) -> bool:
+        try:
+            phone = normalize_phone(
+                _raw(event), str(self.ctx.data.get("country", self.ctx.default_country))
+            )
+        except InvalidInput:
+            return False
+        return is_mobile(phone)
+
+    def checkout_ok(self, event: EventData) -> bool:
+        return self.checkout_result == "ok"
+
+    def checkout_sold_out(self, event: EventData) -> bool:
+        return self.checkout_result == "sold_out"
+
+    async def resend_ticket(self, event: EventData) -> bool:
+        async with self.ctx.db.transaction() as session:
+            return await buyers.resend(
+                session,
+                self.ctx.inbound.address,
+                self.ctx.number("ticket_id"),
+                self.ctx.inbound.channel,
+            )
+
+    # -- actions ----------------------------------------------------------------------------
+    async def remember_event(self, event: EventData) -> None:
+        event_id = int(_value(event) or 0)
+        name, currency = await event_currency(self.ctx, event_id)
+        async with self.ctx.db.session() as session:
+            found = await session.get_one(Event, event_id)
+            country, limit = found.country, found.per_order_limit
+        self.ctx.data.update(
+            event_id=event_id,
+            event_name=name,
+            currency=currency,
+            country=country,
+            per_order_limit=limit,
+        )
+
+    def remember_tier(self, event: EventData) -> None:
+        assert self._tier is not None
+        currency = str(self.ctx.data["currency"])
+        price = self._tier.prices.get(currency) or next(iter(self._tier.prices.values()))
+        self.ctx.data.update(
+            tier_id=self._tier.id,
+            tier_name=self._tier.name,
+            price_minor=price.minor,
+            currency=price.currency,
+            max_quantity=min(self.ctx.number("per_order_limit"), self._tier.available),
+        )
+
+    def remember_quantity(self, event: EventData) -> None:
+        self.ctx.data["quantity"] = int(_raw(event))
+
+    def remember_own_number(self, event: EventData) -> None:
+        self.ctx.data["payer"] = self.ctx.inbound.address
+
+    def remember_payer(self, event: EventData) -> None:
+        country = str(self.ctx.data.get("country", self.ctx.default_country))
+        self.ctx.data["payer"] = normalize_phone(_raw(event), country)
+
+    def remember_method(self, event: EventData) -> None:
+        self.ctx.data["method"] = _value(event)
+
+    def remember_ticket(self, event: EventData) -> None:
+        self.ctx.data["ticket_id"] = int(_value(event) or 0)
+
+    async def remember_language(self, event: EventData) -> None:
+        language = _value(event) or "en"
+        if language in LANGUAGES:
+            self.ctx.session.language = language
+            async with self.ctx.db.transaction() as session:
+                await buyers.set_language(session, self.ctx.inbound.address, language)
+
+    def reject_invalid(self, event: EventData) -> None:
+        self.ctx.session.error = self.ctx.t("Please reply with one of the numbers shown.")
+
+    def reject_quantity(self, event: EventData) -> None:
+        self.ctx.session.error = self.ctx.t(
+            "Reply with a number from 1 to {most}.", most=self.ctx.data.get("max_quantity", 1)
+        )
+
+    def reject_phone(self, event: EventData) -> None:
+        self.ctx.session.error = self.ctx.t("That is not a mobile number. Try again.")
+
+    def reject_sold_out(self, event: EventData) -> None:
+        self.ctx.session.error = self.ctx.t("Sorry, that ticket is sold out.")
+
+    def reject_resend_too_soon(self, event: EventData) -> None:
+        self.ctx.session.error = self.ctx.t("It was sent a few minutes ago. Please wait for it.")
+
+    # -- checkout ---------------------------------------------------------------------------
+    async def checkout(self, event: EventData) -> None:
+        """Hold the places and record the payment request; the push follows the reply."""
+        if _value(event) != "confirm":
+            return
+        ctx = self.ctx
+        ctx.session.checkouts += 1
+        key = f"{ctx.inbound.channel}:{ctx.inbound.session_key}:checkout:{ctx.session.checkouts}"
+        try:
+            async with ctx.db.transaction() as session:
+                placed = await holds.place_hold(
+                    session,
+                    event_id=ctx.number("event_id"),
+                    items=[holds.Item(ctx.number("tier_id"), ctx.number("quantity"))],
+                    buyer_phone=ctx.inbound.address,
+                    channel=ctx.inbound.channel,
+                    language=ctx.session.language,
+                    currency=str(ctx.data["currency"]),
+                    idempotency_key=key,
+                )
+        except SoldOut as error:
+            self._sold_out(error.available)
+            return
+        except CoreError as error:
+            self._failed(ctx.t("We could not hold your tickets."), error)
+            return
+        ctx.data["reference"] = placed.reference
+        await self._request_payment(placed.order_id, key)
+
+    async def _request_payment(self, order_id: int, key: str) -> None:
+        ctx = self.ctx
+        try:
+            payment_id = await ctx.payments.begin(
+                order_id=order_id,
+                method=str(ctx.data["method"]),
+                payer_phone=str(ctx.data["payer"]),
+                idempotency_key=key,
+            )
+        except CoreError as error:
+            async with ctx.db.transaction() as session:
+                await orders.cancel(session, order_id, actor="dialog", reason=str(error))
+            self._failed(ctx.t("Payment by this method is not available now."), error)
+            return
+        ctx.followups.append(Followup("push_payment", payment_id))
+        self.checkout_result = "ok"
+
+    def _sold_out(self, available: int) -> None:
+        self.checkout_result = "sold_out"
+        if available > 0:
+            self.ctx.session.error = self.ctx.t("Sorry, only {left} left.", left=available)
+        else:
+            self.ctx.session.error = self.ctx.t("Sorry, that ticket is sold out.")
+
+    def _failed(self, reason: str, error: Exception) -> None:
+        logger.warning("checkout failed: %s", error)
+        self.checkout_result = "failed"
+        self.ctx.data["failure"] = reason

@@ -116,12 +116,12 @@ async def _worker(settings: Settings) -> None:
     await worker.main(settings, stop)
 
 
-def _dispatch(args: argparse.Namespace) -> None:
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from tikiti import demo  # imported late: it needs the `embedded` extra
 
         demo.run(args.data_dir or default_data_dir(), args.host, args.port)
-        return
+        return 0
     settings = load_settings()
     if args.command == "serve":
         settings = settings.with_overrides(
@@ -136,9 +136,10 @@ def _dispatch(args: argparse.Namespace) -> None:
     elif args.command == "seed":
         asyncio.run(_seed_demo(settings))
     elif args.command == "payments":
-        asyncio.run(cli_payments.run(settings, args))
+        return asyncio.run(cli_payments.run(settings, args))
     elif args.command == "user":
         asyncio.run(_add_user(settings, args, _read_password(args.password_stdin)))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,13 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The embedded server library logs every command it runs; keep only its warnings.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     try:
-        _dispatch(args)
+        return _dispatch(args)
     except (SettingsError, CommandError, CoreError) as error:
         print(f"tikiti: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 if __name__ == "__main__":

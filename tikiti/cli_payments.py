@@ -28,7 +28,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     account.add_argument("--organizer", required=True, help="the organizer's slug")
     account.add_argument("--provider", required=True, choices=sorted(PROVIDERS))
     account.add_argument("--methods", required=True, help="comma-separated, e.g. ecocash,onemoney")
-    account.add_argument("--live", action="store_true", help="real money (default: test mode)")
+    account.add_argument(
+        "--live", action="store_true",
+        help="mark the account as taking real money (the credentials and base_url decide)",
+    )  # fmt: skip
     account.add_argument(
         "--credentials-stdin", action="store_true", required=True,
         help="read the credentials as one JSON object from stdin (never on the command line)",
@@ -98,8 +101,9 @@ async def _reconcile(settings: Settings, args: argparse.Namespace) -> int:
     return found
 
 
-async def run(settings: Settings, args: argparse.Namespace) -> None:
+async def run(settings: Settings, args: argparse.Namespace) -> int:
+    """The exit status: reconcile answers 1 when it found disagreements, for cron and alerts."""
     if args.payments_command == "account":
         await _account(settings, args)
-    else:
-        await _reconcile(settings, args)
+        return 0
+    return 1 if await _reconcile(settings, args) else 0

@@ -159,7 +159,7 @@ async def test_forged_malformed_and_unknown_callbacks_change_nothing(
             403,
         ),
         ({}, b"{not json", 400),
-        ({}, json.dumps({"id": "SBXNOPE", "status": "paid"}).encode(), 404),
+        ({}, json.dumps({"reference": "TKNOPE", "status": "paid"}).encode(), 404),
     ]
     for headers, payload, expected in cases:
         async with live.http.post(url, data=payload, headers=headers) as response:

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import gettext
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
+
 from tikiti.core.codes import format_code
-
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
-LANGUAGES = ("en", "sn", "nd", "sw")
-
-
-@lru_cache(maxsize=16)
-def translator(language: str) -> gettext.NullTranslations:
-    return gettext.translation("tikiti", localedir=LOCALE_DIR, languages=[language], fallback=True)
+from tikiti.core.i18n import translator
 
 
 def _(language: str, message: str) -> str:
     return translator(language).gettext(message)
 
 
-def local_time(moment: datetime, timezone: str) -> str:
-    """Short GSM-7 safe date for an SMS, e.g. 'Sat 12 Dec 18:00', in the event's time zone."""
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %H:%M")
+def local_time(moment: datetime, timezone: str, language: str = "en") -> str:
+    """Short date in the buyer's language and the event's time zone, e.g. 'Sat 12 Dec 18:00'."""
+    text = format_datetime(moment, "EEE d MMM HH:mm", tzinfo=ZoneInfo(timezone), locale=language)
+    return (
+        text if text.isascii() else moment.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %H:%M")
+    )
 
 
 def ticket_sms(
@@ -43,7 +38,7 @@ def ticket_sms(
         language, "{event} {when}, {tier}. {seat}Ticket code: {code}. Show it at the gate."
     ).format(
         event=event_name[:40],
-        when=local_time(starts_at, timezone),
+        when=local_time(starts_at, timezone, language),
         tier=tier_name,
         seat=seat_text,
         code=format_code(code),
@@ -60,6 +55,13 @@ def refund_due_sms(language: str, *, event_name: str, reference: str) -> str:
 def payment_failed_sms(language: str, *, event_name: str, reference: str) -> str:
     return _(
         language,
-        "Your payment for {event} (order {reference}) did not go through. No money was taken "
-        "for it; your places were released. You can try again.",
+        "Your payment for {event} (order {reference}) did not complete and your places were "
+        "released. If money left your account, it will be refunded. You can try again.",
+    ).format(event=event_name[:40], reference=reference)
+
+
+def duplicate_payment_sms(language: str, *, event_name: str, reference: str) -> str:
+    return _(
+        language,
+        "Order {reference} for {event} was already paid. Your extra payment will be refunded.",
     ).format(event=event_name[:40], reference=reference)

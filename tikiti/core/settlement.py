@@ -170,7 +170,7 @@ async def _fulfil(
         outcome = Outcome.SETTLED_LATE
     else:
         # Already paid through another payment: this money goes back to the payer.
-        return await _refund_due(session, order, payment, keep_status=True)
+        return await _refund_due(session, order, payment, duplicate=True)
     order.status = OrderStatus.PAID
     issued = await tickets.issue_for_order(session, order)
     order.status = OrderStatus.FULFILLED
@@ -178,9 +178,10 @@ async def _fulfil(
 
 
 async def _refund_due(
-    session: AsyncSession, order: Order, payment: Payment, *, keep_status: bool = False
+    session: AsyncSession, order: Order, payment: Payment, *, duplicate: bool = False
 ) -> Settlement:
-    """Money arrived for places that are gone: owe it back and tell the buyer."""
+    """Money arrived for places that are gone (or for an order already paid): owe it back and
+    tell the payer. A duplicate payment is flagged so that no later refund counts it twice."""
     await ledger.record(
         session,
         organizer_id=order.organizer_id,
@@ -192,10 +193,14 @@ async def _refund_due(
         ],
         refs=Refs(event_id=order.event_id, order_id=order.id, payment_id=payment.id),
     )
-    if not keep_status:
+    if duplicate:
+        payment.status = PaymentStatus.FLAGGED
+        payment.failure_reason = "the order was already paid; this payment is owed back"
+    else:
         order.status = OrderStatus.REFUND_DUE
-    order.flag_reason = "payment arrived after the places were gone; refund owed"
+        order.flag_reason = "payment arrived after the places were gone; refund owed"
     event_name = await session.scalar(select(Event.name).where(Event.id == order.event_id))
+    sms = notices.duplicate_payment_sms if duplicate else notices.refund_due_sms
     await outbox.enqueue(
         session,
         outbox.Message(
@@ -203,9 +208,7 @@ async def _refund_due(
             channel=order.channel,
             address=payment.payer_phone,
             language=order.language,
-            body=notices.refund_due_sms(
-                order.language, event_name=event_name or "", reference=order.reference
-            ),
+            body=sms(order.language, event_name=event_name or "", reference=order.reference),
             dedupe_key=f"refund_due:{payment.id}",
             organizer_id=order.organizer_id,
             order_id=order.id,
@@ -247,12 +250,25 @@ async def fail_payment_id(
     payment.status = PaymentStatus.FAILED
     payment.failure_reason = reason
     payment.next_check_at = None
+    if await _another_pending(session, order.id, payment.id):
+        return Settlement(Outcome.FAILED, order.id)  # the order waits for the other payment
     if order.status in OPEN:
         await inventory.release(session, [order.id])
         order.status = OrderStatus.CANCELLED
     if order.status in LAPSED:
         await _tell_payment_failed(session, order, payment, reason)
     return Settlement(Outcome.FAILED, order.id)
+
+
+async def _another_pending(session: AsyncSession, order_id: int, payment_id: int) -> bool:
+    found = await session.scalar(
+        select(Payment.id).where(
+            Payment.order_id == order_id,
+            Payment.id != payment_id,
+            Payment.status == PaymentStatus.PENDING,
+        )
+    )
+    return found is not None
 
 
 async def _tell_payment_failed(

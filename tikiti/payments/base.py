@@ -112,6 +112,7 @@ class Provider(ABC):
     methods: ClassVar[tuple[str, ...]]
     refund_supported: ClassVar[bool] = False
     confirm_callbacks: ClassVar[bool] = False
+    amount_fixed: ClassVar[bool] = False  # the payer can only pay what was asked (STK push)
     required_credentials: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, credentials: Mapping[str, str], http: aiohttp.ClientSession) -> None:

@@ -117,6 +117,7 @@ class Mpesa(Provider):
     methods = ("mpesa",)
     refund_supported = False  # reversals are out of scope: refunds are paid out by hand
     confirm_callbacks = True
+    amount_fixed = True  # an STK push asks for one amount; the payer cannot change it
     required_credentials = ("consumer_key", "consumer_secret", "shortcode", "passkey")
 
     # Shared by every instance: Daraja rate-limits OAuth and a token outlives one payment.

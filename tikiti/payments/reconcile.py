@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 
+from tikiti.core.errors import NotFound
 from tikiti.core.models import Order, Payment, PaymentStatus
 from tikiti.core.money import Money
-from tikiti.payments.base import ProviderUnavailable, Status
+from tikiti.payments.base import PaymentError, Status
 from tikiti.payments.service import PaymentRow, Payments
 
 logger = logging.getLogger(__name__)
@@ -97,13 +98,15 @@ class Reconciler:
         if found is None:
             return
         row, expires_at = found
-        provider = await self.payments.provider_for(row.organizer_id, row.provider)
         try:
+            provider = await self.payments.provider_for(row.organizer_id, row.provider)
             report = await provider.query(row.reference, row.stored)
-        except ProviderUnavailable as error:
+        except (PaymentError, NotFound) as error:
+            # A broken account or a provider that is down must not stop the other payments.
             logger.warning("reconcile: payment %s: %s", payment_id, error)
             report = None
-        if report is not None and report.status != Status.PENDING:
+            provider = None
+        if provider is not None and report is not None and report.status != Status.PENDING:
             await self.payments.apply(row, provider, report, confirm=False)
         elif now > expires_at + GIVE_UP_AFTER_EXPIRY:
             await self.payments.fail(payment_id, "no answer from the provider in time")
@@ -124,10 +127,10 @@ class Reconciler:
                 )
             ).all()
         for payment, organizer_id in rows:
-            provider = await self.payments.provider_for(organizer_id, provider_id)
             try:
+                provider = await self.payments.provider_for(organizer_id, provider_id)
                 report = await provider.query(payment.reference or "", dict(payment.provider_data))
-            except ProviderUnavailable as error:
+            except (PaymentError, NotFound) as error:
                 yield Disagreement(
                     payment.id, payment.reference or "", payment.status.value, "?", str(error)
                 )

@@ -25,7 +25,13 @@ from tikiti.payments.base import (
 from tikiti.payments.sandbox_operator import SIGNATURE_HEADER, sign
 
 SIGNATURE_TOLERANCE = 300  # seconds: an older signed callback is a replay
-STATUSES = {"paid": Status.PAID, "failed": Status.FAILED, "pending": Status.PENDING}
+# A refunded push was paid first: for settlement and reconciliation it counts as paid.
+STATUSES = {
+    "paid": Status.PAID,
+    "refunded": Status.PAID,
+    "failed": Status.FAILED,
+    "pending": Status.PENDING,
+}
 
 
 def _parse_json(text: str | bytes) -> dict[str, object]:
@@ -101,9 +107,10 @@ class Sandbox(Provider):
 
     @staticmethod
     def reference_of(callback: Callback) -> str:
-        reference = _parse_json(callback.body).get("id")
+        # Our own merchant reference: it finds the payment even if the push id never reached us.
+        reference = _parse_json(callback.body).get("reference")
         if not isinstance(reference, str) or not reference:
-            raise CallbackRejected("no push id")
+            raise CallbackRejected("no merchant reference")
         return reference
 
     def verify(self, callback: Callback, stored: Mapping[str, str]) -> Report:
@@ -149,7 +156,10 @@ class Sandbox(Provider):
         )
         if answer.status != 201:
             raise PaymentDeclined(f"sandbox refused the refund ({answer.status})")
-        return str(json.loads(answer.text)["refund_id"])
+        try:
+            return str(json.loads(answer.text)["refund_id"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ProviderUnavailable("sandbox answered a refund without its id") from None
 
 
 def derived_credentials(secret_key: str, base_url: str) -> dict[str, str]:

@@ -102,10 +102,9 @@ async def answer_prompt(request: web.Request) -> web.Response:
     pin = str(body.get("pin", ""))
     if body["action"] == "approve" and not re.fullmatch(r"\d{4}", pin):
         return _bad("the PIN is 4 digits")
-    approve = body["action"] == "approve" and pin != "0000"
-    reason = (
-        "approved by payer" if approve else ("wrong PIN" if pin == "0000" else "declined by payer")
-    )
+    approving = body["action"] == "approve"
+    approve = approving and pin != "0000"
+    reason = "approved by payer" if approve else ("wrong PIN" if approving else "declined by payer")
     done = await request.config_dict[OPERATOR].resolve(
         request.match_info["push_id"], approve=approve, reason=reason
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -173,6 +173,11 @@ class Payments:
             attempt = await provider.start(request)
         except (PaymentError, NotFound) as error:
             logger.warning("payment %s could not start: %s", payment_id, error)
+            if isinstance(error, ProviderUnavailable):
+                # The prompt may have gone out all the same: a callback naming our reference
+                # must still find this payment, and settles it late if the payer approved.
+                async with self.db.transaction() as session:
+                    await orders.attach_reference(session, payment_id, payment.merchant_reference)
             await self.fail(payment_id, f"could not start: {error}")
             return Pushed(False, error=getattr(error, "code", "payment_error"))
         async with self.db.transaction() as session:
@@ -227,7 +232,13 @@ class Payments:
         if row is None:
             logger.warning("%s callback for unknown reference %r", provider_id, reference[:60])
             return CallbackResult(Verdict.UNKNOWN_PAYMENT, Reply(404, body="unknown payment"))
-        provider = await self.provider_for(row.organizer_id, provider_id)
+        try:
+            provider = await self.provider_for(row.organizer_id, provider_id)
+        except (NotFound, PaymentError) as error:
+            logger.error(
+                "cannot check a %s callback for payment %s: %s", provider_id, row.id, error
+            )
+            return CallbackResult(Verdict.UNAVAILABLE, Reply(503, body="try again later"))
         try:
             report = provider.verify(callback, row.stored)
         except CallbackRejected as error:
@@ -256,8 +267,16 @@ class Payments:
                 report.reason,
                 report.raw,
             )
+        if report.status == Status.PAID and report.amount is None and provider.amount_fixed:
+            report = replace(report, amount=await self._requested(row.id))
         outcome = await self._record(row, report)
         return CallbackResult(Verdict.APPLIED, provider.acknowledge(report), outcome)
+
+    async def _requested(self, payment_id: int) -> Money:
+        """The amount we asked for: all a fixed-amount push (M-Pesa STK) can have paid."""
+        async with self.db.session() as session:
+            payment = await session.get_one(Payment, payment_id)
+        return Money(payment.amount_minor, payment.currency)
 
     async def _record(self, row: PaymentRow, report: Report) -> settlement.Outcome:
         async with self.db.transaction() as session:

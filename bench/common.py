@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import asyncpg
 
 from tikiti import schema
-from tikiti.embedded import EmbeddedServices, asyncpg_url
+from tikiti.embedded import EmbeddedServices, EmbeddedUrls, asyncpg_url
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,18 @@ def server(database_url: str | None) -> Iterator[Server]:
     try:
         urls = services.start()
         yield Server(urls.admin_database_url, _embedded_pgbench(), "embedded")
+    finally:
+        services.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)  # stop() keeps it when start() failed midway
+
+
+@contextmanager
+def embedded_services() -> Iterator[EmbeddedUrls]:
+    """Embedded PostgreSQL and Redis in a temp dir that is deleted afterwards."""
+    data_dir = Path(tempfile.mkdtemp(prefix="tikiti-bench-"))
+    services = EmbeddedServices(data_dir, delete_on_stop=True)
+    try:
+        yield services.start()
     finally:
         services.stop()
         shutil.rmtree(data_dir, ignore_errors=True)  # stop() keeps it when start() failed midway

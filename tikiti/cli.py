@@ -1,4 +1,4 @@
-"""The `tikiti` command: demo, serve, worker, db upgrade, seed, user add."""
+"""The `tikiti` command: demo, phone, serve, worker, db upgrade, seed, user add."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
-from tikiti import cli_payments, schema, worker
+from tikiti import cli_payments, phone, schema, worker
 from tikiti.config import Settings, SettingsError, load_settings
 from tikiti.core import demo_data, users
 from tikiti.core.db import Database, make_engine
@@ -39,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--data-dir", type=Path, default=None)
+    handset = commands.add_parser("phone", help="dial a server's USSD menu from the terminal")
+    handset.add_argument("--url", default="http://127.0.0.1:8080", help="the Tikiti server")
+    handset.add_argument("--msisdn", default="+263771000001", help="the phone's number")
+    handset.add_argument("--code", default="*384*1234#", help="the USSD service code")
+    handset.add_argument("--script", default=None, help="comma-separated inputs, sent unattended")
+    answer = handset.add_mutually_exclusive_group()
+    answer.add_argument("--pin", default=None, help="approve sandbox prompts with this PIN")
+    answer.add_argument("--decline", action="store_true", help="decline sandbox prompts")
     serve = commands.add_parser("serve", help="serve HTTP (settings from TIKITI_* variables)")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
@@ -122,6 +130,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         demo.run(args.data_dir or default_data_dir(), args.host, args.port)
         return 0
+    if args.command == "phone":
+        return phone.run(
+            args.url, args.msisdn, args.code, script=args.script, pin=args.pin, decline=args.decline
+        )
     settings = load_settings()
     if args.command == "serve":
         settings = settings.with_overrides(

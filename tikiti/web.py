@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from tikiti.channels import ussd_africastalking
 from tikiti.channels.base import DIALOG
@@ -30,6 +30,7 @@ from tikiti.providers import PROVIDERS
 from tikiti.typedefs import DATABASE, HTTP, KEYBOX, METRICS, REDIS, SETTINGS
 
 logger = logging.getLogger(__name__)
+REDIS_POOL_SIZE = 64
 MAX_BODY = 256 * 1024  # webhooks and forms are small; anything bigger is refused with 413
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -55,7 +56,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
-    app[REDIS] = Redis.from_url(app[SETTINGS].redis_url, socket_timeout=2, socket_connect_timeout=2)
+    # A blocking pool queues callers for a moment when all connections are busy (a rush),
+    # instead of failing at once as the default pool does.
+    pool = BlockingConnectionPool.from_url(
+        app[SETTINGS].redis_url,
+        max_connections=REDIS_POOL_SIZE,
+        timeout=2,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+    )
+    app[REDIS] = Redis(connection_pool=pool)
     yield
     await app[REDIS].aclose()
 

@@ -212,10 +212,10 @@ class Payments:
                     )
                 )
             ).one_or_none()
-        if row is None or row.reference is None:
+        if row is None:
             return None
         return PaymentRow(
-            row.id, row.organizer_id, provider, row.reference, dict(row.provider_data)
+            row.id, row.organizer_id, provider, row.reference or "", dict(row.provider_data)
         )
 
     async def handle_callback(self, provider_id: str, callback: Callback) -> CallbackResult:
@@ -232,6 +232,12 @@ class Payments:
         if row is None:
             logger.warning("%s callback for unknown reference %r", provider_id, reference[:60])
             return CallbackResult(Verdict.UNKNOWN_PAYMENT, Reply(404, body="unknown payment"))
+        if not row.reference:
+            # The provider answered before we stored its reference: ask it to call again.
+            logger.info(
+                "%s callback for payment %s came before its start finished", provider_id, row.id
+            )
+            return CallbackResult(Verdict.UNAVAILABLE, Reply(503, body="try again shortly"))
         try:
             provider = await self.provider_for(row.organizer_id, provider_id)
         except (NotFound, PaymentError) as error:

@@ -22,6 +22,7 @@ from tikiti.core.db import Database, make_engine
 from tikiti.core.errors import CoreError
 from tikiti.core.models import Organizer, Role
 from tikiti.core.signing import KeyBox
+from tikiti.dialogs import diagram
 from tikiti.embedded import default_data_dir
 from tikiti.web import create_app
 
@@ -65,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     cli_payments.add_parser(commands)
+    dialog = commands.add_parser("dialog", help="the booking dialog")
+    dialog.add_subparsers(dest="dialog_command", required=True).add_parser(
+        "diagram", help="print docs/dialog.md (a Mermaid diagram of the machine)"
+    )
     return parser
 
 
@@ -134,6 +139,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return phone.run(
             args.url, args.msisdn, args.code, script=args.script, pin=args.pin, decline=args.decline
         )
+    if args.command == "dialog":
+        print(diagram.markdown(), end="")
+        return 0
     settings = load_settings()
     if args.command == "serve":
         settings = settings.with_overrides(

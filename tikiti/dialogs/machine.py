@@ -76,7 +76,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     _invalid(State.TICKET),
     _t(State.LANGUAGE, State.HOME, "picked", after="remember_language"),
     _invalid(State.LANGUAGE),
-    *(_t(end, State.HOME) for end in END_STATES),
+    *(_t(end, State.HOME) for end in (State.PAYING, State.FAILED, State.RESENT)),
 ]
 
 

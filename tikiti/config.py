@@ -32,6 +32,7 @@ class Settings:
     log_level: str = "INFO"
     default_country: str = "ZW"
     sandbox_enabled: bool = False
+    listing_cache_seconds: float = 2.0
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

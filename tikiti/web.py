@@ -61,7 +61,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     pool = BlockingConnectionPool.from_url(
         app[SETTINGS].redis_url,
         max_connections=REDIS_POOL_SIZE,
-        timeout=2,
+        timeout=10,
         socket_timeout=2,
         socket_connect_timeout=2,
     )
@@ -87,7 +87,13 @@ async def _payments(app: web.Application) -> AsyncIterator[None]:
 async def _dialogs(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = RedisStore(app[REDIS], prefix=settings.redis_prefix)
-    engine = Engine(app[DATABASE], store, app[PAYMENTS], default_country=settings.default_country)
+    engine = Engine(
+        app[DATABASE],
+        store,
+        app[PAYMENTS],
+        default_country=settings.default_country,
+        listing_ttl=settings.listing_cache_seconds,
+    )
     conversations = Conversations(engine, app[PAYMENTS])
     app[DIALOG] = conversations
     yield

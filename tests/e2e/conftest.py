@@ -30,6 +30,7 @@ def settings_for(database_url: str, redis_url: str, prefix: str) -> Settings:
         environment="test",
         redis_prefix=prefix,
         db_pool_size=5,
+        listing_cache_seconds=0.0,  # tests add events between hops and must see them at once
     )
 
 

@@ -34,7 +34,7 @@ async def rush_live(database_url: str, redis_url: str, redis_prefix: str) -> Asy
     server = TestServer(create_app(settings), host="127.0.0.1", port=port)
     await server.start_server()
     try:
-        connector = aiohttp.TCPConnector(limit=0)
+        connector = aiohttp.TCPConnector(limit=100)  # a gateway keeps a pool of connections
         async with aiohttp.ClientSession(connector=connector) as http:
             yield Live(url, server.app, http)
     finally:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tikiti.core import notices, outbox
 from tikiti.core.errors import NotFound
@@ -28,8 +28,8 @@ class HeldTicket:
     seat: str | None
 
 
-async def language(session: AsyncSession, phone: str) -> str | None:
-    return await session.scalar(select(Buyer.language).where(Buyer.phone == phone))
+async def language(reader: AsyncSession | AsyncConnection, phone: str) -> str | None:
+    return await reader.scalar(select(Buyer.language).where(Buyer.phone == phone))
 
 
 async def set_language(session: AsyncSession, phone: str, lang: str) -> None:
@@ -41,7 +41,11 @@ async def set_language(session: AsyncSession, phone: str, lang: str) -> None:
 
 
 async def upcoming_tickets(
-    session: AsyncSession, phone: str, *, now: datetime | None = None, limit: int = 50
+    session: AsyncSession | AsyncConnection,
+    phone: str,
+    *,
+    now: datetime | None = None,
+    limit: int = 50,
 ) -> list[HeldTicket]:
     now = now or datetime.now(UTC)
     rows = await session.execute(

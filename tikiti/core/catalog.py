@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from tikiti.core.models import Event, EventStatus, Tier, TierPrice, Venue
+from tikiti.core.models import Event, EventStatus, Venue
 from tikiti.core.money import Money
 
 FEW_LEFT = 20
-_Query = TypeVar("_Query", bound=Select[Any, Any, Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,23 +54,24 @@ class EventFilter:
     organizer_id: int | None = None
 
 
-def _filtered(query: _Query, f: EventFilter) -> _Query:
+def _conditions(f: EventFilter) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
     if f.category:
-        query = query.where(func.lower(Event.category) == f.category.lower())
+        found.append(func.lower(Event.category) == f.category.lower())
     if f.venue_id:
-        query = query.where(Event.venue_id == f.venue_id)
+        found.append(Event.venue_id == f.venue_id)
     if f.organizer_id:
-        query = query.where(Event.organizer_id == f.organizer_id)
+        found.append(Event.organizer_id == f.organizer_id)
     if f.starts_until:
-        query = query.where(Event.starts_at < f.starts_until)
+        found.append(Event.starts_at < f.starts_until)
     if f.text:
         pattern = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(Event.name.ilike(pattern), Event.code.ilike(pattern)))
-    return query
+        found.append(or_(Event.name.ilike(pattern), Event.code.ilike(pattern)))
+    return found
 
 
 async def events_on_sale(
-    session: AsyncSession,
+    session: Reader,
     filters: EventFilter = EventFilter(),
     *,
     limit: int = 50,
@@ -82,47 +81,85 @@ async def events_on_sale(
     """Upcoming events that are on sale, the newest on sale first (then the soonest)."""
     now = now or datetime.now(UTC)
     query = (
-        select(Event, Venue.name, Venue.city)
+        select(
+            Event.id,
+            Event.code,
+            Event.name,
+            Event.category,
+            Event.starts_at,
+            Event.timezone,
+            Venue.name,
+            Venue.city,
+        )
         .outerjoin(Venue, Venue.id == Event.venue_id)
         .where(Event.status == EventStatus.ON_SALE, Event.ends_at > (filters.starts_from or now))
         .order_by(Event.published_at.desc().nulls_last(), Event.starts_at, Event.id)
         .limit(limit)
         .offset(offset)
     )
-    rows = (await session.execute(_filtered(query, filters))).all()
-    return [
-        EventSummary(e.id, e.code, e.name, e.category, e.starts_at, e.timezone, venue, city)
-        for e, venue, city in rows
-    ]
+    rows = (await session.execute(query.where(*_conditions(filters)))).all()
+    return [EventSummary(*row) for row in rows]
 
 
 async def event_by_code(session: AsyncSession, code: str) -> Event | None:
     return await session.scalar(select(Event).where(Event.code == code.strip().upper()))
 
 
-async def tiers(session: AsyncSession, event_id: int) -> list[TierAvailability]:
-    """Tiers with what is left right now and their prices in every currency."""
-    rows = (
-        (
-            await session.execute(
-                select(Tier)
-                .where(Tier.event_id == event_id, Tier.active)
-                .order_by(Tier.sort_order, Tier.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    prices: dict[int, dict[str, Money]] = {t.id: {} for t in rows}
-    for tier_id, currency, amount in await session.execute(
-        select(TierPrice.tier_id, TierPrice.currency, TierPrice.amount_minor).where(
-            TierPrice.tier_id.in_(prices)
-        )
-    ):
-        prices[tier_id][currency] = Money(amount, currency)
+Reader = AsyncSession | AsyncConnection
+
+_TIERS = text(
+    """
+    SELECT t.id, t.code, t.name, t.capacity, t.capacity - t.sold - t.held AS available,
+           coalesce(json_object_agg(p.currency, p.amount_minor)
+                    FILTER (WHERE p.currency IS NOT NULL), '{}') AS prices
+      FROM tiers t LEFT JOIN tier_prices p ON p.tier_id = t.id
+     WHERE t.event_id = :event_id AND t.active AND (:tier_id = 0 OR t.id = :tier_id)
+     GROUP BY t.id
+     ORDER BY t.sort_order, t.id
+    """
+)
+
+
+async def tiers(reader: Reader, event_id: int, *, tier_id: int = 0) -> list[TierAvailability]:
+    """Tiers with what is left right now and their prices in every currency (one query)."""
+    rows = await reader.execute(_TIERS, {"event_id": event_id, "tier_id": tier_id})
     return [
         TierAvailability(
-            t.id, t.code, t.name, t.capacity, t.capacity - t.sold - t.held, prices[t.id]
+            row.id,
+            row.code,
+            row.name,
+            row.capacity,
+            row.available,
+            {currency: Money(int(amount), currency) for currency, amount in row.prices.items()},
         )
-        for t in rows
+        for row in rows
     ]
+
+
+_EVENT_FACTS = text(
+    """
+    SELECT e.name, e.country, e.per_order_limit, e.payment_methods, o.default_currency
+      FROM events e JOIN organizers o ON o.id = e.organizer_id
+     WHERE e.id = :event_id
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """What a buyer's journey needs to know about an event, read once when it is chosen."""
+
+    name: str
+    country: str
+    per_order_limit: int
+    payment_methods: list[str]
+    currency: str
+
+
+async def event_facts(reader: Reader, event_id: int) -> EventFacts | None:
+    row = (await reader.execute(_EVENT_FACTS, {"event_id": event_id})).one_or_none()
+    if row is None:
+        return None
+    return EventFacts(
+        row.name, row.country, row.per_order_limit, list(row.payment_methods), row.default_currency
+    )

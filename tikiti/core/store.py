@@ -10,7 +10,7 @@ import asyncio
 import secrets
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
@@ -43,6 +43,44 @@ class Store(ABC):
     async def delete_if(self, key: str, value: bytes) -> None:
         """Delete only while it still holds `value` (a lock we own)."""
 
+    async def checkout(
+        self, key: str, lock: str, token: bytes, *, ttl: float
+    ) -> tuple[bool, bytes | None]:
+        """Take `lock` if free and read `key`; (False, None) while someone else holds it."""
+        if not await self.add(f"lock:{lock}", token, ttl=ttl):
+            return False, None
+        return True, await self.get(key)
+
+    async def checkin(self, key: str, value: bytes, *, ttl: float, lock: str, token: bytes) -> None:
+        """Write `key` and release `lock` (if still ours)."""
+        await self.set(key, value, ttl=ttl)
+        await self.delete_if(f"lock:{lock}", token)
+
+    @asynccontextmanager
+    async def session(
+        self, key: str, lock: str, *, ttl: float = 5.0, wait: float = 3.0
+    ) -> AsyncIterator[tuple[bytes | None, Callable[[bytes, float], None]]]:
+        """One step of a conversation: lock it, read its state, and write the new state back
+        together with the unlock; two store round trips where four would be naive."""
+        token = secrets.token_bytes(8)
+        deadline = time.monotonic() + wait
+        while True:
+            taken, value = await self.checkout(key, lock, token, ttl=ttl)
+            if taken:
+                break
+            if time.monotonic() > deadline:
+                raise Busy(lock)
+            await asyncio.sleep(0.02)
+        pending: list[tuple[bytes, float]] = []
+        try:
+            yield value, lambda data, keep: pending.append((data, keep))
+        finally:
+            if pending:
+                data, keep = pending[-1]
+                await self.checkin(key, data, ttl=keep, lock=lock, token=token)
+            else:
+                await self.delete_if(f"lock:{lock}", token)
+
     @asynccontextmanager
     async def lock(self, name: str, *, ttl: float = 5.0, wait: float = 3.0) -> AsyncIterator[None]:
         """A short lock with an expiry, so a crashed holder cannot block a phone for long."""
@@ -63,11 +101,42 @@ _DELETE_IF = (
 )
 
 
+_CHECKOUT = (
+    "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then "
+    "return {1, redis.call('GET', KEYS[2])} end return {0, false}"
+)
+_CHECKIN = (
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+    "if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end return 1"
+)
+
+
 class RedisStore(Store):
     def __init__(self, redis: Redis, prefix: str = "") -> None:
         self.redis = redis
         self.prefix = prefix
         self._delete_if = redis.register_script(_DELETE_IF)
+        self._checkout = redis.register_script(_CHECKOUT)
+        self._checkin = redis.register_script(_CHECKIN)
+
+    async def checkout(
+        self, key: str, lock: str, token: bytes, *, ttl: float
+    ) -> tuple[bool, bytes | None]:
+        keys = [self.prefix + f"lock:{lock}", self.prefix + key]
+        try:
+            taken, value = await self._checkout(keys=keys, args=[token, int(ttl * 1000)])
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(str(error)) from error
+        if not taken:
+            return False, None
+        return True, value if value is None or isinstance(value, bytes) else str(value).encode()
+
+    async def checkin(self, key: str, value: bytes, *, ttl: float, lock: str, token: bytes) -> None:
+        keys = [self.prefix + key, self.prefix + f"lock:{lock}"]
+        try:
+            await self._checkin(keys=keys, args=[value, int(ttl * 1000), token])
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(str(error)) from error
 
     async def get(self, key: str) -> bytes | None:
         try:

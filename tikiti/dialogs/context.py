@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tikiti.core.catalog import EventSummary
 from tikiti.core.db import Database
 from tikiti.core.ports import PaymentGateway
 from tikiti.dialogs.i18n import translate
@@ -21,6 +22,8 @@ class Ctx:
     now: datetime
     default_country: str = "ZW"
     followups: list[Followup] = field(default_factory=list)
+    listing: dict[str, tuple[float, list[EventSummary]]] = field(default_factory=dict)
+    listing_ttl: float = 0.0
 
     def t(self, message: str, **values: object) -> str:
         return translate(self.session.language, message, **values)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from tikiti.core import buyers
+from tikiti.core.catalog import EventSummary
 from tikiti.core.db import Database
 from tikiti.core.ports import PaymentGateway
 from tikiti.core.store import Busy, Store, StoreUnavailable
@@ -39,6 +39,7 @@ class Engine:
         payments: PaymentGateway,
         *,
         default_country: str = "ZW",
+        listing_ttl: float = 2.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.db = db
@@ -46,45 +47,56 @@ class Engine:
         self.payments = payments
         self.default_country = default_country
         self.clock = clock
+        self.listing_ttl = listing_ttl
+        self.listing: dict[str, tuple[float, list[EventSummary]]] = {}
 
     async def handle(self, inbound: Inbound, limits: Limits) -> Reply:
         """Never raises for the buyer's sake: a broken dependency becomes a 'try again' screen."""
+        key = f"dialog:{inbound.channel}:{inbound.session_key}"
         try:
-            async with self.store.lock(f"{inbound.channel}:{inbound.address}"):
-                return await self._step(inbound, limits)
+            async with self.store.session(key, f"{inbound.channel}:{inbound.address}") as (
+                raw,
+                save,
+            ):
+                session, fresh = await self._load(inbound, None if inbound.new_session else raw)
+                reply = await self._step(inbound, limits, session, fresh)
+                save(session.dumps(), SESSION_TTL.get(inbound.channel, CHAT_TTL))
+                return reply
         except (StoreUnavailable, Busy, SQLAlchemyError, OSError) as error:
             logger.warning("dialog unavailable for %s: %s", inbound.channel, error)
-            return Reply(
-                translate(DEFAULT, "Sorry, the service is busy. Please try again in a minute."),
-                end=True,
-            )
+            return _busy()
+        except Exception:
+            # A bug must not show a buyer a stack trace or leave the gateway without an answer.
+            logger.exception("dialog step failed for %s", inbound.channel)
+            return _busy()
 
-    def _key(self, inbound: Inbound) -> str:
-        return f"dialog:{inbound.channel}:{inbound.session_key}"
-
-    async def _load(self, inbound: Inbound) -> tuple[Session, bool]:
-        raw = None if inbound.new_session else await self.store.get(self._key(inbound))
+    async def _load(self, inbound: Inbound, raw: bytes | None) -> tuple[Session, bool]:
         if raw is not None:
             try:
                 return Session.loads(raw), False
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, KeyError):
                 logger.warning("discarding an unreadable dialog session")
-        async with self.db.session() as session:
-            language = await buyers.language(session, inbound.address)
+        async with self.db.read() as connection:
+            language = await buyers.language(connection, inbound.address)
         return Session(language=language if language in LANGUAGES else DEFAULT), True
 
-    async def _step(self, inbound: Inbound, limits: Limits) -> Reply:
-        session, fresh = await self._load(inbound)
+    async def _step(self, inbound: Inbound, limits: Limits, session: Session, fresh: bool) -> Reply:
         if inbound.dedupe_key and session.last_key == inbound.dedupe_key and session.last_reply:
             return _reply_from(session.last_reply)  # a resent request: same answer, no second step
-        ctx = Ctx(session, inbound, self.db, self.payments, self.clock(), self.default_country)
+        ctx = Ctx(
+            session, inbound, self.db, self.payments, self.clock(), self.default_country,
+            listing=self.listing, listing_ttl=self.listing_ttl,
+        )  # fmt: skip
         if not fresh:
             await self._advance(ctx, inbound.text.strip())
         reply = await self._render(ctx, limits)
         session.last_key = inbound.dedupe_key
-        session.last_reply = {k: v for k, v in asdict(reply).items() if k != "followups"}
-        ttl = SESSION_TTL.get(inbound.channel, CHAT_TTL)
-        await self.store.set(self._key(inbound), session.dumps(), ttl=ttl)
+        session.last_reply = {
+            "text": reply.text,
+            "options": [{"key": o.key, "label": o.label} for o in reply.options],
+            "navigation": reply.navigation,
+            "end": reply.end,
+        }
         return reply
 
     async def _advance(self, ctx: Ctx, token: str) -> None:
@@ -142,6 +154,11 @@ class Engine:
         options = tuple(Option(str(n + 1), labels[i]) for n, i in enumerate(shown))
         room = limits.body - len(Reply("", options, nav).as_text()) - 1
         return Reply(paging.fit_text(text, room), options, nav, screen.end, tuple(ctx.followups))
+
+
+def _busy() -> Reply:
+    text = translate(DEFAULT, "Sorry, the service is busy. Please try again in a minute.")
+    return Reply(text, end=True)
 
 
 def _reply_from(saved: dict[str, Any]) -> Reply:

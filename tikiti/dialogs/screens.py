@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from sqlalchemy import select
 
 from tikiti.core import buyers, catalog
 from tikiti.core.codes import format_code
-from tikiti.core.models import Event, Organizer
 from tikiti.core.money import Money
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import LANGUAGES
@@ -58,25 +57,23 @@ async def home(ctx: Ctx) -> Screen:
     )
 
 
+async def on_sale(ctx: Ctx) -> list[catalog.EventSummary]:
+    """The listing, re-read at most every `listing_ttl` seconds: a rush asks for it constantly."""
+    cached = ctx.listing.get("events")
+    if cached and time.monotonic() - cached[0] < ctx.listing_ttl:
+        return cached[1]
+    async with ctx.db.read() as connection:
+        found = await catalog.events_on_sale(connection, limit=60, now=ctx.now)
+    ctx.listing["events"] = (time.monotonic(), found)
+    return found
+
+
 async def events(ctx: Ctx) -> Screen:
-    async with ctx.db.session() as session:
-        found = await catalog.events_on_sale(session, limit=60, now=ctx.now)
+    found = await on_sale(ctx)
     if not found:
         return Screen(ctx.t("No events are on sale right now."))
     options = [(str(e.id), f"{e.name[:22]} {short_date(e.starts_at, e.timezone)}") for e in found]
     return Screen(ctx.t("Choose an event"), options)
-
-
-async def event_currency(ctx: Ctx, event_id: int) -> tuple[str, str]:
-    async with ctx.db.session() as session:
-        name, currency = (
-            await session.execute(
-                select(Event.name, Organizer.default_currency)
-                .join(Organizer, Organizer.id == Event.organizer_id)
-                .where(Event.id == event_id)
-            )
-        ).one()
-    return str(name), str(currency)
 
 
 def tier_label(ctx: Ctx, tier: catalog.TierAvailability, currency: str) -> str:
@@ -92,11 +89,9 @@ def tier_label(ctx: Ctx, tier: catalog.TierAvailability, currency: str) -> str:
 
 
 async def tiers(ctx: Ctx) -> Screen:
-    event_id = ctx.number("event_id")
-    name, currency = await event_currency(ctx, event_id)
-    ctx.data["currency"] = currency
-    async with ctx.db.session() as session:
-        available = await catalog.tiers(session, event_id)
+    currency, name = str(ctx.data["currency"]), str(ctx.data["event_name"])
+    async with ctx.db.read() as connection:
+        available = await catalog.tiers(connection, ctx.number("event_id"))
     options = [(str(tier.id), tier_label(ctx, tier, currency)) for tier in available]
     return Screen(ctx.t("{event}: choose a ticket", event=name[:30]), options)
 
@@ -121,11 +116,8 @@ async def payer_phone(ctx: Ctx) -> Screen:
 
 
 async def method(ctx: Ctx) -> Screen:
-    async with ctx.db.session() as session:
-        accepted = await session.scalar(
-            select(Event.payment_methods).where(Event.id == ctx.number("event_id"))
-        )
-    options = [(m, METHOD_NAMES.get(m, m)) for m in accepted or []]
+    accepted = ctx.data.get("methods") or []
+    options = [(str(m), METHOD_NAMES.get(str(m), str(m))) for m in accepted]  # type: ignore[attr-defined]
     return Screen(ctx.t("Pay with"), options)
 
 
@@ -169,8 +161,8 @@ async def failed(ctx: Ctx) -> Screen:
 
 
 async def my_tickets(ctx: Ctx) -> Screen:
-    async with ctx.db.session() as session:
-        held = await buyers.upcoming_tickets(session, ctx.inbound.address, now=ctx.now)
+    async with ctx.db.read() as connection:
+        held = await buyers.upcoming_tickets(connection, ctx.inbound.address, now=ctx.now)
     if not held:
         return Screen(ctx.t("You have no tickets for upcoming events."))
     options = [(str(h.id), f"{h.event_code} {h.tier_name[:12]} {h.code[:5]}") for h in held]

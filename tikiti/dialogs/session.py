@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -22,7 +22,8 @@ class Session:
     checkouts: int = 0
 
     def dumps(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        # vars() rather than asdict(): asdict deep-copies every nested value on each hop.
+        return json.dumps(vars(self), separators=(",", ":")).encode()
 
     @classmethod
     def loads(cls, raw: bytes) -> Session:

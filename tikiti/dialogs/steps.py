@@ -8,11 +8,9 @@ from transitions.core import EventData
 
 from tikiti.core import buyers, catalog, holds, orders
 from tikiti.core.errors import CoreError, InvalidInput, SoldOut
-from tikiti.core.models import Event
 from tikiti.core.phones import is_mobile, normalize_phone
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import LANGUAGES
-from tikiti.dialogs.screens import event_currency
 from tikiti.dialogs.types import Followup
 
 logger = logging.getLogger(__name__)
@@ -64,9 +62,9 @@ class Conversation:
 
     async def tier_has_places(self, event: EventData) -> bool:
         tier_id = int(_value(event) or 0)
-        async with self.ctx.db.session() as session:
-            found = {t.id: t for t in await catalog.tiers(session, self.ctx.number("event_id"))}
-        self._tier = found.get(tier_id)
+        async with self.ctx.db.read() as connection:
+            found = await catalog.tiers(connection, self.ctx.number("event_id"), tier_id=tier_id)
+        self._tier = found[0] if found else None
         return self._tier is not None and not self._tier.sold_out
 
     def valid_quantity(self, event: EventData) -> bool:
@@ -100,16 +98,17 @@ class Conversation:
     # -- actions ----------------------------------------------------------------------------
     async def remember_event(self, event: EventData) -> None:
         event_id = int(_value(event) or 0)
-        name, currency = await event_currency(self.ctx, event_id)
-        async with self.ctx.db.session() as session:
-            found = await session.get_one(Event, event_id)
-            country, limit = found.country, found.per_order_limit
+        async with self.ctx.db.read() as connection:
+            facts = await catalog.event_facts(connection, event_id)
+        if facts is None:
+            raise LookupError(f"event {event_id} vanished")
         self.ctx.data.update(
             event_id=event_id,
-            event_name=name,
-            currency=currency,
-            country=country,
-            per_order_limit=limit,
+            event_name=facts.name,
+            currency=facts.currency,
+            country=facts.country,
+            per_order_limit=facts.per_order_limit,
+            methods=facts.payment_methods,
         )
 
     def remember_tier(self, event: EventData) -> None:

@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.holds
+	$(PY) -m bench.ussd
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

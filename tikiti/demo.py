@@ -79,6 +79,7 @@ async def _serve(settings: Settings, database_url: str, data_dir: Path) -> None:
     print(f"  database:     {database_url}")
     print(f"  redis:        {settings.redis_url}")
     print(f"  data dir:     {data_dir}")
+    print(f"  try it:       tikiti phone --url {base}   (a feature phone in your terminal)")
     print("Press Ctrl-C to stop.", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -21,3 +21,29 @@ class PaymentGateway(Protocol):
     ) -> int: ...
 
     async def push(self, payment_id: int) -> PushOutcome: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to send, as the outbox holds it."""
+
+    id: int
+    channel: str
+    address: str
+    body: str
+    media_url: str | None
+    attempts: int
+
+
+class DeliveryError(Exception):
+    """A send that did not go through; `permanent` ones are not retried (bad number, opt-out)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class MessageSender(Protocol):
+    """Sends one message on one channel; returns the provider's message id for reports."""
+
+    async def send(self, message: Outgoing) -> str: ...

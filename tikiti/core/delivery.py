@@ -1,0 +1,107 @@
+"""Handing outbox messages to senders: leased, retried with back-off, never lost, rarely twice.
+
+A worker leases a batch (status stays pending, `lease_until` in the future), sends outside any
+transaction, then records the result. A worker that dies mid-batch loses nothing: the lease
+runs out and another worker sends what was not recorded as sent.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tikiti.core.models import OutboxMessage, OutboxStatus
+from tikiti.core.ports import Outgoing
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+BASE_DELAY = 5.0  # seconds; doubles each attempt, with jitter, up to MAX_DELAY
+MAX_DELAY = 30 * 60.0
+
+_LEASE = text(
+    """
+    UPDATE outbox SET lease_until = :until, attempts = attempts + 1
+     WHERE id IN (SELECT id FROM outbox
+                   WHERE status = 'pending' AND next_attempt_at <= :now
+                     AND (lease_until IS NULL OR lease_until < :now)
+                   ORDER BY next_attempt_at, id
+                   LIMIT :limit FOR UPDATE SKIP LOCKED)
+    RETURNING id, channel, address, body, media_url, attempts
+    """
+)
+
+# A delivery report only moves a message forward: a late "sent" never undoes "delivered".
+_REPORT = text(
+    """
+    UPDATE outbox SET status = :status, last_error = coalesce(:error, last_error)
+     WHERE provider_message_id = :message_id
+       AND status IN ('sent', 'pending', 'failed') AND NOT (status = 'failed' AND :status = 'sent')
+    RETURNING id
+    """
+)
+
+
+def retry_delay(attempts: int, rng: random.Random | None = None) -> float:
+    """Exponential back-off with full jitter, so a provider outage is not hammered in step."""
+    ceiling = min(MAX_DELAY, BASE_DELAY * 2 ** max(attempts - 1, 0))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+async def lease(
+    session: AsyncSession, *, limit: int = 50, now: datetime | None = None
+) -> list[Outgoing]:
+    now = now or datetime.now(UTC)
+    rows = await session.execute(_LEASE, {"now": now, "until": now + LEASE, "limit": limit})
+    return [Outgoing(*row) for row in rows]
+
+
+async def sent(session: AsyncSession, message_id: int, provider_message_id: str) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(
+            status=OutboxStatus.SENT,
+            provider_message_id=provider_message_id,
+            sent_at=datetime.now(UTC),
+            lease_until=None,
+            last_error=None,
+        )
+    )
+
+
+async def failed(
+    session: AsyncSession,
+    message: Outgoing,
+    error: str,
+    *,
+    permanent: bool,
+    now: datetime | None = None,
+) -> bool:
+    """Schedule a retry, or park the message as failed; True when it was parked."""
+    now = now or datetime.now(UTC)
+    give_up = permanent or message.attempts >= MAX_ATTEMPTS
+    values: dict[str, object] = {"lease_until": None, "last_error": error[:500]}
+    if give_up:
+        values["status"] = OutboxStatus.FAILED
+    else:
+        values["next_attempt_at"] = now + timedelta(seconds=retry_delay(message.attempts))
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(**values)
+    )
+    return give_up
+
+
+async def report(
+    session: AsyncSession, provider_message_id: str, *, delivered: bool, error: str | None = None
+) -> bool:
+    """A provider's delivery report; False when no message has that id (or it changes nothing)."""
+    status = OutboxStatus.DELIVERED if delivered else OutboxStatus.FAILED
+    found = await session.execute(
+        _REPORT, {"status": status.value, "error": error, "message_id": provider_message_id}
+    )
+    return found.first() is not None

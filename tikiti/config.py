@@ -33,6 +33,11 @@ class Settings:
     default_country: str = "ZW"
     sandbox_enabled: bool = False
     listing_cache_seconds: float = 2.0
+    callback_token: str = field(default="", repr=False)
+    at_username: str = ""
+    at_api_key: str = field(default="", repr=False)
+    at_sender_id: str = ""
+    at_base_url: str = ""  # empty: the SDK's own (production, or sandbox for username "sandbox")
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -97,6 +102,16 @@ def _secret(env: Mapping[str, str], environment: Environment) -> str:
     return secret
 
 
+def _callback_token(env: Mapping[str, str], environment: Environment) -> str:
+    """Unsigned gateways (Africa's Talking) are believed only at URLs carrying this secret."""
+    token = env.get("TIKITI_CALLBACK_TOKEN", "").strip()
+    if environment == "production" and len(token) < 16:
+        raise SettingsError(
+            "TIKITI_CALLBACK_TOKEN must be a random string of at least 16 characters"
+        )
+    return token
+
+
 def normalize_database_url(url: str) -> str:
     """Accept plain libpq URLs from operators; the engine needs the asyncpg dialect."""
     for prefix in ("postgresql://", "postgres://"):
@@ -124,4 +139,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=env.get("TIKITI_LOG_LEVEL", "INFO").upper(),
         default_country=env.get("TIKITI_DEFAULT_COUNTRY", "ZW").upper(),
         sandbox_enabled=_flag(env, "TIKITI_SANDBOX", default=environment != "production"),
+        callback_token=_callback_token(env, environment),
+        at_username=env.get("TIKITI_AT_USERNAME", "").strip(),
+        at_api_key=env.get("TIKITI_AT_API_KEY", "").strip(),
+        at_sender_id=env.get("TIKITI_AT_SENDER_ID", "").strip(),
+        at_base_url=env.get("TIKITI_AT_BASE_URL", "").strip(),
     )

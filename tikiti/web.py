@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from tikiti.channels import ussd_africastalking
+from tikiti.channels import sms_africastalking, sms_sandbox, ussd_africastalking
 from tikiti.channels.base import DIALOG
 from tikiti.config import Settings
 from tikiti.conversations import Conversations
@@ -133,7 +133,9 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/metrics", metrics, name="metrics")
     add_payment_routes(app)
-    ussd_africastalking.add_routes(app)
+    ussd_africastalking.add_routes(app, token=settings.callback_token)
+    sms_africastalking.add_routes(app)
     if settings.sandbox_enabled:
         _mount_sandbox(app)
+        sms_sandbox.add_routes(app)
     return app

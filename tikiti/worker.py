@@ -9,10 +9,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import aiohttp
+from redis.asyncio import Redis
 
+from tikiti.channels.sms_africastalking import AfricasTalkingSms
+from tikiti.channels.sms_sandbox import SandboxSms
 from tikiti.config import Settings
-from tikiti.core import orders
+from tikiti.core import delivery, orders
 from tikiti.core.db import Database, make_engine
+from tikiti.core.ports import MessageSender
 from tikiti.core.signing import KeyBox
 from tikiti.payments.reconcile import Reconciler
 from tikiti.payments.service import Payments
@@ -53,18 +57,47 @@ async def run(
             await asyncio.wait_for(stop.wait(), interval)
 
 
+def senders_for(settings: Settings, redis: Redis) -> dict[str, MessageSender]:
+    """Where each channel's messages go: Africa's Talking when configured, else the sandbox."""
+    sms: MessageSender
+    if settings.at_username and settings.at_api_key:
+        sms = AfricasTalkingSms(
+            settings.at_username,
+            settings.at_api_key,
+            sender_id=settings.at_sender_id,
+            base_url=settings.at_base_url,
+        )
+    elif settings.sandbox_enabled:
+        sms = SandboxSms(redis, settings.redis_prefix)
+    else:
+        logger.warning("no SMS provider configured: ticket messages will wait in the outbox")
+        return {}
+    # USSD has no way to push a message later: its tickets go by SMS.
+    return {"sms": sms, "ussd": sms}
+
+
 @asynccontextmanager
 async def jobs_for(settings: Settings, database: Database) -> AsyncIterator[list[tuple[str, Job]]]:
     """The worker's jobs, with the resources they need opened and closed around them."""
-    async with aiohttp.ClientSession() as http:
-        payments = Payments(
-            database, KeyBox(settings.secret_key), PROVIDERS, http, public_url=settings.public_url
-        )
-        reconciler = Reconciler(payments)
-        yield [
-            ("hold sweep", lambda: sweep_once(database)),
-            ("payment reconciliation", reconciler.run_once),
-        ]
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        async with aiohttp.ClientSession() as http:
+            payments = Payments(
+                database,
+                KeyBox(settings.secret_key),
+                PROVIDERS,
+                http,
+                public_url=settings.public_url,
+            )
+            reconciler = Reconciler(payments)
+            senders = senders_for(settings, redis)
+            yield [
+                ("hold sweep", lambda: sweep_once(database)),
+                ("payment reconciliation", reconciler.run_once),
+                ("message delivery", lambda: delivery.deliver_batch(database, senders)),
+            ]
+    finally:
+        await redis.aclose()
 
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:

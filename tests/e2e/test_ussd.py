@@ -6,14 +6,16 @@ import asyncio
 import time
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from tests.e2e.conftest import Live, sandbox_account
+from tests.e2e.conftest import Live, sandbox_account, settings_for
 from tests.e2e.ussd import Handset
 from tests.factories import World, make_world, phone
 from tikiti.core.db import Database
 from tikiti.core.models import Hold, Order, OrderStatus, OutboxMessage, Ticket, Tier
 from tikiti.core.signing import KeyBox
+from tikiti.web import create_app
 
 LANGUAGE_KEYS = {"en": "1", "sn": "2", "nd": "3", "sw": "4"}
 
@@ -226,3 +228,21 @@ async def test_malformed_hops_are_refused_with_400(live: Live) -> None:
     for form in cases:
         async with live.http.post(url, data=form) as response:
             assert response.status == 400, form
+
+
+async def test_hops_without_the_callback_token_are_refused(
+    database_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """Africa's Talking signs nothing, so in production the callback URL carries a secret."""
+    settings = settings_for(database_url, redis_url, redis_prefix).with_overrides(
+        callback_token="s3cret-token-for-the-gateway"
+    )
+    form = {"sessionId": "ATUid_tok", "phoneNumber": "+263771234567", "text": ""}
+    async with TestClient(TestServer(create_app(settings))) as client:
+        for query, expected in (
+            ("", 403),
+            ("?token=guess", 403),
+            ("?token=s3cret-token-for-the-gateway", 200),
+        ):
+            response = await client.post(f"/channels/ussd/africastalking{query}", data=form)
+            assert response.status == expected, query

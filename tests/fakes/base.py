@@ -11,7 +11,7 @@ from aiohttp import web
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FakeProvider(ABC):
+class FakeServer:
     """A local HTTP server speaking one provider's protocol, with knobs for failures."""
 
     identifier: str
@@ -47,6 +47,10 @@ class FakeProvider(ABC):
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
+
+
+class FakeProvider(FakeServer, ABC):
+    """A payment provider's fake, with a payer who approves or declines."""
 
     @abstractmethod
     def credentials(self) -> dict[str, str]:

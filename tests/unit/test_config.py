@@ -10,6 +10,7 @@ GOOD = {
     "TIKITI_DATABASE_URL": "postgresql://tikiti@db.internal/tikiti",
     "TIKITI_REDIS_URL": "redis://cache.internal:6379/0",
     "TIKITI_SECRET_KEY": "k" * 40,
+    "TIKITI_CALLBACK_TOKEN": "t" * 24,
 }
 
 
@@ -30,6 +31,7 @@ def test_a_complete_environment_loads_with_the_asyncpg_dialect() -> None:
         ({"TIKITI_PORT": "0"}, "TIKITI_PORT"),
         ({"TIKITI_ENV": "staging"}, "TIKITI_ENV"),
         ({"TIKITI_DB_POOL_SIZE": "many"}, "TIKITI_DB_POOL_SIZE"),
+        ({"TIKITI_CALLBACK_TOKEN": ""}, "TIKITI_CALLBACK_TOKEN"),
     ],
 )
 def test_a_wrong_setting_is_named(change: dict[str, str], named: str) -> None:

@@ -25,3 +25,6 @@ class Dialog(Protocol):
 
 
 DIALOG = web.AppKey("dialog", Dialog)
+
+# The secret every unsigned provider callback URL must carry as `?token=…` (empty: not required).
+CALLBACK_TOKEN = web.AppKey("callback_token", str)

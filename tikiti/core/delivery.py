@@ -7,14 +7,20 @@ runs out and another worker sends what was not recorded as sent.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tikiti.core.db import Database
 from tikiti.core.models import OutboxMessage, OutboxStatus
-from tikiti.core.ports import Outgoing
+from tikiti.core.ports import DeliveryError, MessageSender, Outgoing
+
+logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
@@ -33,12 +39,12 @@ _LEASE = text(
     """
 )
 
-# A delivery report only moves a message forward: a late "sent" never undoes "delivered".
+# A delivery report is final: once delivered, a late or repeated report changes nothing.
 _REPORT = text(
     """
-    UPDATE outbox SET status = :status, last_error = coalesce(:error, last_error)
-     WHERE provider_message_id = :message_id
-       AND status IN ('sent', 'pending', 'failed') AND NOT (status = 'failed' AND :status = 'sent')
+    UPDATE outbox SET status = CAST(:status AS outbox_status),
+                      last_error = coalesce(:error, last_error), lease_until = NULL
+     WHERE provider_message_id = :message_id AND status <> 'delivered'
     RETURNING id
     """
 )
@@ -105,3 +111,42 @@ async def report(
         _REPORT, {"status": status.value, "error": error, "message_id": provider_message_id}
     )
     return found.first() is not None
+
+
+async def deliver_batch(
+    db: Database,
+    senders: Mapping[str, MessageSender],
+    *,
+    limit: int = 50,
+    concurrency: int = 10,
+    now: datetime | None = None,
+) -> int:
+    """Lease a batch, send it (a few at a time), record each result; returns how many tried."""
+    async with db.transaction() as session:
+        batch = await lease(session, limit=limit, now=now)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(message: Outgoing) -> None:
+        async with gate:
+            await _deliver(db, senders, message, now)
+
+    await asyncio.gather(*(one(m) for m in batch))
+    return len(batch)
+
+
+async def _deliver(
+    db: Database, senders: Mapping[str, MessageSender], message: Outgoing, now: datetime | None
+) -> None:
+    sender = senders.get(message.channel)
+    try:
+        if sender is None:
+            raise DeliveryError(f"no sender for channel {message.channel}")
+        provider_id = await sender.send(message)
+    except DeliveryError as error:
+        async with db.transaction() as session:
+            parked = await failed(session, message, str(error), permanent=error.permanent, now=now)
+        log = logger.warning if parked else logger.info
+        log("message %s not sent (attempt %s): %s", message.id, message.attempts, error)
+        return
+    async with db.transaction() as session:
+        await sent(session, message.id, provider_id)

@@ -139,11 +139,13 @@ class Engine:
     async def _render(self, ctx: Ctx, limits: Limits) -> Reply:
         session = ctx.session
         screen = await SCREENS[session.state](ctx)
-        text = f"{session.error}\n{screen.text}" if session.error else screen.text
+        body = screen.text
+        text = f"{session.error}\n{body}" if session.error else body
         navigation = ctx.t("0 Back 00 Home") if screen.navigation else ""
         more = ctx.t("98 More")
         if limits.gsm7:
             text, navigation, more = paging.gsm7(text), paging.gsm7(navigation), paging.gsm7(more)
+            body, session.error = paging.gsm7(body), paging.gsm7(session.error)
         labels = [paging.gsm7(label) if limits.gsm7 else label for _, label in screen.options]
         pages = paging.paginate(text, labels, navigation, more, limits.body)
         session.page = min(session.page, len(pages) - 1)
@@ -153,7 +155,21 @@ class Engine:
         nav = f"{navigation} {more}".strip() if session.more else navigation
         options = tuple(Option(str(n + 1), labels[i]) for n, i in enumerate(shown))
         room = limits.body - len(Reply("", options, nav).as_text()) - 1
-        return Reply(paging.fit_text(text, room), options, nav, screen.end, tuple(ctx.followups))
+        return Reply(
+            _fit(session.error, body, room), options, nav, screen.end, tuple(ctx.followups)
+        )
+
+
+def _fit(error: str, body: str, room: int) -> str:
+    """The screen's own text matters more than the reason line above it: cut the reason first."""
+    if not error:
+        return paging.fit_text(body, room)
+    if len(error) + 1 + len(body) <= room:
+        return f"{error}\n{body}"
+    space = room - len(body) - 1
+    if space >= 12:
+        return f"{paging.fit_text(error, space)}\n{body}"
+    return paging.fit_text(body, room)
 
 
 def _busy() -> Reply:

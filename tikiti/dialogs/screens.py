@@ -165,7 +165,14 @@ async def my_tickets(ctx: Ctx) -> Screen:
         held = await buyers.upcoming_tickets(connection, ctx.inbound.address, now=ctx.now)
     if not held:
         return Screen(ctx.t("You have no tickets for upcoming events."))
-    options = [(str(h.id), f"{h.event_code} {h.tier_name[:12]} {h.code[:5]}") for h in held]
+    # No partial codes here: a buyer would read them out as their ticket code.
+    options = [
+        (
+            str(h.id),
+            f"{h.event_name[:16]}, {short_date(h.starts_at, h.timezone)}, {h.tier_name[:10]}",
+        )
+        for h in held
+    ]
     return Screen(ctx.t("Your tickets"), options)
 
 

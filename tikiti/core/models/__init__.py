@@ -12,6 +12,7 @@ from tikiti.core.models.catalog import (
     TierPrice,
     Venue,
 )
+from tikiti.core.models.gate import GateConflict, GateSalt, GateScan, GateToken
 from tikiti.core.models.ledger import LedgerEntry
 from tikiti.core.models.orders import (
     Buyer,
@@ -38,6 +39,10 @@ __all__ = [
     "CheckIn",
     "Event",
     "EventStatus",
+    "GateConflict",
+    "GateSalt",
+    "GateScan",
+    "GateToken",
     "Hold",
     "HoldState",
     "LedgerEntry",

@@ -246,3 +246,37 @@ async def test_hops_without_the_callback_token_are_refused(
         ):
             response = await client.post(f"/channels/ussd/africastalking{query}", data=form)
             assert response.status == expected, query
+
+
+async def test_the_tickets_arrive_by_sms_on_the_buyers_phone(
+    live: Live, db: Database, keybox: KeyBox, redis_url: str, redis_prefix: str
+) -> None:
+    from redis.asyncio import Redis
+
+    from tikiti.channels.sms_sandbox import SandboxSms
+    from tikiti.core import delivery
+    from tikiti.core.codes import format_code
+
+    await shop(db, keybox, live, name="Delivery Fest")
+    handset = Handset(live.http, live.url, phone(8000))
+    await handset.dial()
+    await buy_by_keys(handset, quantity="2")
+    await approve(live, handset)
+    (order,) = await settled(db, handset.phone, OrderStatus.FULFILLED)
+    redis = Redis.from_url(redis_url)
+    try:
+        sms = SandboxSms(redis, redis_prefix)
+        while await delivery.deliver_batch(db, {"ussd": sms, "sms": sms}):
+            pass
+    finally:
+        await redis.aclose()
+    async with live.http.get(f"{live.url}/sandbox-sms/{handset.phone}") as response:
+        inbox = (await response.json())["messages"]
+    async with db.session() as session:
+        codes = (
+            await session.scalars(select(Ticket.code).where(Ticket.order_id == order.id))
+        ).all()
+    bodies = [m["body"] for m in inbox]
+    assert len(bodies) == 2
+    assert all(any(format_code(code) in body for body in bodies) for code in codes)
+    assert all("Delivery Fest" in body and len(body) <= 160 for body in bodies)

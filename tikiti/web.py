@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from tikiti.channels import sms_africastalking, sms_sandbox, ussd_africastalking
+from tikiti.channels import media, sms_africastalking, sms_sandbox, ussd_africastalking
 from tikiti.channels.base import DIALOG
 from tikiti.config import Settings
 from tikiti.conversations import Conversations
@@ -135,6 +135,7 @@ def create_app(settings: Settings) -> web.Application:
     add_payment_routes(app)
     ussd_africastalking.add_routes(app, token=settings.callback_token)
     sms_africastalking.add_routes(app)
+    media.add_routes(app)
     if settings.sandbox_enabled:
         _mount_sandbox(app)
         sms_sandbox.add_routes(app)

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from tikiti.channels.sms_africastalking import AfricasTalkingSms
 from tikiti.channels.sms_sandbox import SandboxSms
 from tikiti.config import Settings
-from tikiti.core import delivery, orders
+from tikiti.core import delivery, orders, reminders
 from tikiti.core.db import Database, make_engine
 from tikiti.core.ports import MessageSender
 from tikiti.core.signing import KeyBox
@@ -35,6 +35,14 @@ async def sweep_once(database: Database) -> int:
     if expired:
         logger.info("expired %d lapsed holds", len(expired))
     return len(expired)
+
+
+async def queue_reminders(database: Database) -> int:
+    async with database.transaction() as session:
+        queued = await reminders.queue_due(session)
+    if queued:
+        logger.info("queued %d event reminders", queued)
+    return queued
 
 
 async def _run_job(name: str, job: Job) -> None:
@@ -94,6 +102,7 @@ async def jobs_for(settings: Settings, database: Database) -> AsyncIterator[list
             yield [
                 ("hold sweep", lambda: sweep_once(database)),
                 ("payment reconciliation", reconciler.run_once),
+                ("event reminders", lambda: queue_reminders(database)),
                 ("message delivery", lambda: delivery.deliver_batch(database, senders)),
             ]
     finally:

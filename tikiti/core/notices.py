@@ -65,3 +65,27 @@ def duplicate_payment_sms(language: str, *, event_name: str, reference: str) -> 
         language,
         "Order {reference} for {event} was already paid. Your extra payment will be refunded.",
     ).format(event=event_name[:40], reference=reference)
+
+
+def reminder_sms(
+    language: str,
+    *,
+    event_name: str,
+    starts_at: datetime,
+    doors_open_at: datetime | None,
+    timezone: str,
+    venue: str,
+    tickets: int,
+) -> str:
+    doors = local_time(doors_open_at or starts_at, timezone, language)
+    return _(
+        language,
+        "Reminder: {event}, {when}, {venue}. Gates open {doors}. "
+        "Bring your {tickets} ticket code(s) from your SMS.",
+    ).format(
+        event=event_name[:40],
+        when=local_time(starts_at, timezone, language),
+        venue=venue[:30],
+        doors=doors,
+        tickets=tickets,
+    )

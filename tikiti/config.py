@@ -71,6 +71,13 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().upper() or default
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -102,6 +109,18 @@ def _secret(env: Mapping[str, str], environment: Environment) -> str:
     return secret
 
 
+def _public_url(env: Mapping[str, str], environment: Environment) -> str:
+    """Providers call back at this address; a production default of localhost would be lost."""
+    url = env.get("TIKITI_PUBLIC_URL", "").strip().rstrip("/")
+    if not url:
+        if environment == "production":
+            raise SettingsError("TIKITI_PUBLIC_URL is not set (the address providers call back)")
+        return "http://127.0.0.1:8080"
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise SettingsError("TIKITI_PUBLIC_URL must start with http:// or https://")
+    return url
+
+
 def _callback_token(env: Mapping[str, str], environment: Environment) -> str:
     """Unsigned gateways (Africa's Talking) are believed only at URLs carrying this secret."""
     token = env.get("TIKITI_CALLBACK_TOKEN", "").strip()
@@ -131,15 +150,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=_url(env, "TIKITI_REDIS_URL", ("redis", "rediss", "unix")),
         secret_key=_secret(env, environment),
         environment=environment,
-        public_url=env.get("TIKITI_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
+        public_url=_public_url(env, environment),
         host=env.get("TIKITI_HOST", "127.0.0.1"),
         port=_int(env, "TIKITI_PORT", 8080, 1, 65535),
         db_pool_size=_int(env, "TIKITI_DB_POOL_SIZE", 20, 1, 500),
         redis_prefix=env.get("TIKITI_REDIS_PREFIX", ""),
-        log_level=env.get("TIKITI_LOG_LEVEL", "INFO").upper(),
+        log_level=_choice(env, "TIKITI_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         default_country=env.get("TIKITI_DEFAULT_COUNTRY", "ZW").upper(),
         sandbox_enabled=_flag(env, "TIKITI_SANDBOX", default=environment != "production"),
         callback_token=_callback_token(env, environment),
+        listing_cache_seconds=float(_int(env, "TIKITI_LISTING_CACHE_SECONDS", 2, 0, 600)),
         at_username=env.get("TIKITI_AT_USERNAME", "").strip(),
         at_api_key=env.get("TIKITI_AT_API_KEY", "").strip(),
         at_sender_id=env.get("TIKITI_AT_SENDER_ID", "").strip(),

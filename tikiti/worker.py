@@ -78,7 +78,7 @@ def senders_for(settings: Settings, redis: Redis) -> dict[str, MessageSender]:
     elif settings.sandbox_enabled:
         sms = SandboxSms(redis, settings.redis_prefix)
     else:
-        logger.warning("no SMS provider configured: ticket messages will wait in the outbox")
+        logger.warning("no SMS provider configured: SMS messages wait in the outbox")
         return {}
     # USSD has no way to push a message later: its tickets go by SMS.
     return {"sms": sms, "ussd": sms}
@@ -110,7 +110,7 @@ async def jobs_for(settings: Settings, database: Database) -> AsyncIterator[list
 
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
-    database = Database(make_engine(settings.database_url, pool_size=4))
+    database = Database(make_engine(settings.database_url, pool_size=settings.db_pool_size))
     try:
         async with jobs_for(settings, database) as jobs:
             logger.info("worker started: %s", ", ".join(name for name, _ in jobs))

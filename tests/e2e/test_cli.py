@@ -47,6 +47,7 @@ async def run(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.Co
                 "TIKITI_REDIS_URL": "redis://x",
                 "TIKITI_SECRET_KEY": TEST_SECRET,
                 "TIKITI_CALLBACK_TOKEN": "cli-test-callback-token",
+                "TIKITI_PUBLIC_URL": "https://tickets.example.org",
                 "TIKITI_PORT": "eighty",
             },
             "TIKITI_PORT must be a whole number",
@@ -72,6 +73,7 @@ async def test_upgrade_seed_and_add_user_on_a_fresh_database(
         "TIKITI_REDIS_URL": redis_url,
         "TIKITI_SECRET_KEY": TEST_SECRET,
         "TIKITI_CALLBACK_TOKEN": "cli-test-callback-token",
+        "TIKITI_PUBLIC_URL": "https://tickets.example.org",
     }
     try:
         for _ in range(2):  # empty database, then an up-to-date one
@@ -144,6 +146,7 @@ async def test_payments_account_and_reconcile_commands(server_url: str, redis_ur
         "TIKITI_REDIS_URL": redis_url,
         "TIKITI_SECRET_KEY": TEST_SECRET,
         "TIKITI_CALLBACK_TOKEN": "cli-test-callback-token",
+        "TIKITI_PUBLIC_URL": "https://tickets.example.org",
     }
     try:
         assert (await run("db", "upgrade", env=env)).returncode == 0

@@ -108,7 +108,9 @@ async def test_a_worker_killed_mid_batch_loses_nothing(
     ids = await queue(db, world.organizer_id, "crash", 20)
     now = datetime.now(UTC)
     async with db.transaction() as session:
-        leased = await delivery.lease(session, limit=100, now=now)  # … and the worker dies here
+        leased = await delivery.lease(
+            session, ["sms"], limit=100, now=now
+        )  # … and the worker dies here
     assert set(ids) <= {m.id for m in leased}
     senders = sender(gateway)
     assert await delivery.deliver_batch(db, senders, now=now) == 0  # still leased: not sent twice

@@ -11,6 +11,7 @@ GOOD = {
     "TIKITI_REDIS_URL": "redis://cache.internal:6379/0",
     "TIKITI_SECRET_KEY": "k" * 40,
     "TIKITI_CALLBACK_TOKEN": "t" * 24,
+    "TIKITI_PUBLIC_URL": "https://tickets.example.org/",
 }
 
 
@@ -18,6 +19,7 @@ def test_a_complete_environment_loads_with_the_asyncpg_dialect() -> None:
     settings = load_settings(GOOD)
     assert settings.database_url == "postgresql+asyncpg://tikiti@db.internal/tikiti"
     assert settings.environment == "production" and settings.port == 8080
+    assert settings.public_url == "https://tickets.example.org"
     assert "k" * 40 not in repr(settings)
 
 
@@ -32,6 +34,10 @@ def test_a_complete_environment_loads_with_the_asyncpg_dialect() -> None:
         ({"TIKITI_ENV": "staging"}, "TIKITI_ENV"),
         ({"TIKITI_DB_POOL_SIZE": "many"}, "TIKITI_DB_POOL_SIZE"),
         ({"TIKITI_CALLBACK_TOKEN": ""}, "TIKITI_CALLBACK_TOKEN"),
+        ({"TIKITI_PUBLIC_URL": ""}, "TIKITI_PUBLIC_URL"),
+        ({"TIKITI_LOG_LEVEL": "chatty"}, "TIKITI_LOG_LEVEL"),
+        ({"TIKITI_PUBLIC_URL": "tickets.example.org"}, "TIKITI_PUBLIC_URL"),
+        ({"TIKITI_LISTING_CACHE_SECONDS": "-1"}, "TIKITI_LISTING_CACHE_SECONDS"),
     ],
 )
 def test_a_wrong_setting_is_named(change: dict[str, str], named: str) -> None:

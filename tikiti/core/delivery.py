@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text, update
+from sqlalchemy import String, bindparam, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tikiti.core.db import Database
@@ -33,11 +34,12 @@ _LEASE = text(
      WHERE id IN (SELECT id FROM outbox
                    WHERE status = 'pending' AND next_attempt_at <= :now
                      AND (lease_until IS NULL OR lease_until < :now)
+                     AND channel = ANY(:channels)
                    ORDER BY next_attempt_at, id
                    LIMIT :limit FOR UPDATE SKIP LOCKED)
     RETURNING id, channel, address, body, media_url, attempts
     """
-)
+).bindparams(bindparam("channels", type_=ARRAY(String)))
 
 # A delivery report is final: once delivered, a late or repeated report changes nothing.
 _REPORT = text(
@@ -57,10 +59,18 @@ def retry_delay(attempts: int, rng: random.Random | None = None) -> float:
 
 
 async def lease(
-    session: AsyncSession, *, limit: int = 50, now: datetime | None = None
+    session: AsyncSession,
+    channels: Sequence[str],
+    *,
+    limit: int = 50,
+    now: datetime | None = None,
 ) -> list[Outgoing]:
+    """Only channels this worker can send: the rest wait for a worker that can."""
     now = now or datetime.now(UTC)
-    rows = await session.execute(_LEASE, {"now": now, "until": now + LEASE, "limit": limit})
+    rows = await session.execute(
+        _LEASE,
+        {"now": now, "until": now + LEASE, "limit": limit, "channels": list(channels)},
+    )
     return [Outgoing(*row) for row in rows]
 
 
@@ -123,7 +133,7 @@ async def deliver_batch(
 ) -> int:
     """Lease a batch, send it (a few at a time), record each result; returns how many tried."""
     async with db.transaction() as session:
-        batch = await lease(session, limit=limit, now=now)
+        batch = await lease(session, list(senders), limit=limit, now=now)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(message: Outgoing) -> None:

@@ -1,5 +1,5 @@
-"""Every string a buyer sees comes from a gettext catalog; the .po files are read at start,
-so no build step has to produce .mo files."""
+"""Every string a buyer sees comes from a gettext catalog; each .po file is compiled in memory
+the first time its language is used, so no build step has to produce .mo files."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -46,6 +47,7 @@ class Options:
     decline: bool = False  # … or decline them
     wait: float = 10.0  # how long a payment screen may take to put a prompt on the phone
     interval: float = 0.5
+    token: str = ""  # the server's TIKITI_CALLBACK_TOKEN, which the gateway's URL carries
 
 
 def display(text: str, title: str) -> str:
@@ -145,6 +147,8 @@ class Phone:
             "text": "*".join(inputs),
         }
         url = self.options.url + ENDPOINT
+        if self.options.token:
+            url += "?" + urlencode({"token": self.options.token})
         try:
             async with self.http.post(url, data=form) as response:
                 status, body = response.status, await response.text()
@@ -274,6 +278,7 @@ def run(
     script: str | None = None,
     pin: str | None = None,
     decline: bool = False,
+    token: str = "",
     ask: Ask = input,
     say: Say = print,
 ) -> int:
@@ -286,5 +291,7 @@ def run(
         return 2
     inputs = None if script is None else [item.strip() for item in script.split(",")]
     # An invalid number raises InvalidInput, which the command line prints as one line.
-    options = Options(url.rstrip("/"), normalize_phone(msisdn), code, inputs, pin, decline)
+    options = Options(
+        url.rstrip("/"), normalize_phone(msisdn), code, inputs, pin, decline, token=token
+    )
     return asyncio.run(session(options, ask, say))

@@ -46,9 +46,10 @@ async def make_world(
     extra_prices: Sequence[Money] = (),
     payment_methods: Sequence[str] = ("ecocash", "onemoney"),
     name: str = "Test Festival",
+    starts_in: timedelta = timedelta(days=30),
 ) -> World:
     """An on-sale event with a general tier and, given seat_rows, a reserved tier."""
-    starts = datetime.now(UTC) + timedelta(days=30)
+    starts = datetime.now(UTC) + starts_in
     async with db.transaction() as session:
         organizer = await setup.create_organizer(
             session,

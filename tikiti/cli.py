@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
-from tikiti import cli_payments, phone, schema, worker
+from tikiti import cli_gate, cli_payments, phone, schema, worker
 from tikiti.config import Settings, SettingsError, load_settings
 from tikiti.core import demo_data, users
 from tikiti.core.db import Database, make_engine
@@ -45,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     handset.add_argument("--msisdn", default="+263771000001", help="the phone's number")
     handset.add_argument("--code", default="*384*1234#", help="the USSD service code")
     handset.add_argument("--script", default=None, help="comma-separated inputs, sent unattended")
+    handset.add_argument(
+        "--token", default=os.environ.get("TIKITI_CALLBACK_TOKEN", ""),
+        help="the server's callback token (default: $TIKITI_CALLBACK_TOKEN)",
+    )  # fmt: skip
     answer = handset.add_mutually_exclusive_group()
     answer.add_argument("--pin", default=None, help="approve sandbox prompts with this PIN")
     answer.add_argument("--decline", action="store_true", help="decline sandbox prompts")
@@ -66,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     cli_payments.add_parser(commands)
+    cli_gate.add_parser(commands)
     dialog = commands.add_parser("dialog", help="the booking dialog")
     dialog.add_subparsers(dest="dialog_command", required=True).add_parser(
         "diagram", help="print docs/dialog.md (a Mermaid diagram of the machine)"
@@ -137,12 +143,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "phone":
         return phone.run(
-            args.url, args.msisdn, args.code, script=args.script, pin=args.pin, decline=args.decline
-        )
+            args.url, args.msisdn, args.code, script=args.script, pin=args.pin,
+            decline=args.decline, token=args.token,
+        )  # fmt: skip
     if args.command == "dialog":
         print(diagram.markdown(), end="")
         return 0
     settings = load_settings()
+    logging.getLogger().setLevel(settings.log_level)
     if args.command == "serve":
         settings = settings.with_overrides(
             host=args.host or settings.host, port=args.port or settings.port
@@ -157,6 +165,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         asyncio.run(_seed_demo(settings))
     elif args.command == "payments":
         return asyncio.run(cli_payments.run(settings, args))
+    elif args.command == "gate":
+        return asyncio.run(cli_gate.run(settings, args))
     elif args.command == "user":
         asyncio.run(_add_user(settings, args, _read_password(args.password_stdin)))
     return 0

@@ -10,8 +10,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from tikiti.admin import gate_api
 from tikiti.channels import media, sms_africastalking, sms_sandbox, ussd_africastalking
-from tikiti.channels.base import DIALOG
+from tikiti.channels.base import CALLBACK_TOKEN, DIALOG
 from tikiti.config import Settings
 from tikiti.conversations import Conversations
 from tikiti.core.db import Database, make_engine
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = registry
     app[KEYBOX] = KeyBox(settings.secret_key)
+    app[CALLBACK_TOKEN] = settings.callback_token  # every unsigned gateway's URL carries it
     app.cleanup_ctx.extend([_database, _redis, _http, _payments, _dialogs])
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/metrics", metrics, name="metrics")
@@ -136,6 +138,7 @@ def create_app(settings: Settings) -> web.Application:
     ussd_africastalking.add_routes(app, token=settings.callback_token)
     sms_africastalking.add_routes(app)
     media.add_routes(app)
+    gate_api.add_routes(app)
     if settings.sandbox_enabled:
         _mount_sandbox(app)
         sms_sandbox.add_routes(app)

@@ -17,7 +17,8 @@ from tikiti.core.signing import KeyBox
 async def test_one_reminder_per_holder_per_event_in_their_language(
     db: Database, keybox: KeyBox
 ) -> None:
-    world = await make_world(db, keybox, name="Reminder Fest")
+    # A start time no other test uses, so the day-before window holds only this event.
+    world = await make_world(db, keybox, name="Reminder Fest", starts_in=timedelta(days=777))
     for n in (1, 2):
         _, reference, amount = await hold_and_request(db, world, 700 + n, quantity=2)
         await settle(db, reference, amount)

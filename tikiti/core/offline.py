@@ -1,4 +1,4 @@
-"""What a gate device checks with no network: salted code hashes and QR signatures, from a bundle."""
+"""What a gate device checks offline: salted code hashes and QR signatures, from a bundle."""
 
 from __future__ import annotations
 

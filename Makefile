@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.holds
 	$(PY) -m bench.ussd
+	$(PY) -m bench.checkin
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from tikiti.admin import gate_api
+from tikiti.admin import gate_api, gate_page
 from tikiti.channels import media, sms_africastalking, sms_sandbox, ussd_africastalking
 from tikiti.channels.base import CALLBACK_TOKEN, DIALOG
 from tikiti.config import Settings
@@ -139,6 +139,7 @@ def create_app(settings: Settings) -> web.Application:
     sms_africastalking.add_routes(app)
     media.add_routes(app)
     gate_api.add_routes(app)
+    gate_page.add_routes(app)
     if settings.sandbox_enabled:
         _mount_sandbox(app)
         sms_sandbox.add_routes(app)

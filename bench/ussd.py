@@ -1,4 +1,11 @@
-"""USSD hops per second through the whole app, against a bare aiohttp handler on the same load."""
+"""USSD hops per second through the whole app, against a bare aiohttp handler on the same load.
+
+Two measurements. Closed loop: every session sends its next hop the moment the last one is
+answered, so the server is always saturated and the ratio of throughputs compares costs (its
+latency is mostly queueing: sessions / throughput). With think time: every session is a person
+who reads each screen for `--think` seconds (±50%) before pressing a key, as buyers do, so the
+offered rate is about sessions / think and the latency is what a buyer would notice.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,9 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
+import random
 import secrets
 import signal
 import socket
@@ -39,8 +48,10 @@ from tikiti.payments.sandbox import derived_credentials
 logger = logging.getLogger("bench.ussd")
 
 ENV_REDIS_URL = "TIKITI_BENCH_REDIS_URL"
-TARGET_RATIO = 0.25
-TARGET_P99_MS = 50.0
+TARGET_RATIO = 0.25  # closed loop: tikiti's throughput against the bare handler's
+TARGET_P99_MS = 50.0  # with think time: what a buyer waits for a screen
+THINK_SECONDS = 1.0
+THINK_JITTER = 0.5  # each pause is uniform in think × (1 ± jitter)
 CAPACITY = 10_000_000
 PRICE = Money(1000, "USD")
 ENDPOINT = "/channels/ussd/africastalking"
@@ -112,6 +123,7 @@ class Figures:
     server: str
     sessions: int
     seconds: int
+    # -- closed loop: no think time, the server saturated --
     bare_runs: list[float]
     bare_hops_per_second: float
     bare_p50_ms: float
@@ -130,8 +142,27 @@ class Figures:
     cpus: int
     ratio: float
     target_ratio: float
+    ratio_passed: bool
+    # -- with think time: people reading screens; zero/NaN when skipped with --think 0 --
+    think_seconds: float  # the mean pause between hops
+    think_jitter: float  # pauses are uniform in think_seconds × (1 ± think_jitter)
+    think_run_seconds: int
+    think_offered_per_second: float  # sessions / think_seconds: the rate people ask at
+    bare_think_hops: int
+    bare_think_hops_per_second: float
+    bare_think_p50_ms: float
+    bare_think_p95_ms: float
+    bare_think_p99_ms: float
+    tikiti_think_hops: int
+    tikiti_think_hops_per_second: float
+    tikiti_think_p50_ms: float
+    tikiti_think_p95_ms: float
+    tikiti_think_p99_ms: float
+    tikiti_think_server_cpu_ms_per_hop: float
+    tikiti_think_server_core_use: float
     target_p99_ms: float
-    passed: bool
+    think_passed: bool
+    passed: bool  # both targets met and no hop failed
     failures: int
     failure_samples: dict[str, int]
 
@@ -319,6 +350,15 @@ class Lane:
     deadline: float
     tally: Tally
     check: bool  # compare each screen with MARKERS (tikiti); the bare handler has one screen
+    think: float = 0.0  # mean pause before each hop; 0 for a closed loop
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def pause(self) -> None:
+        """A person reading the screen: think × (1 ± jitter), never past the deadline."""
+        if self.think <= 0:
+            return
+        wanted = self.think * self.rng.uniform(1 - THINK_JITTER, 1 + THINK_JITTER)
+        await asyncio.sleep(max(0.0, min(wanted, self.deadline - time.perf_counter())))
 
 
 async def hop(lane: Lane, form: dict[str, str]) -> tuple[int, str]:
@@ -336,6 +376,7 @@ async def journey(lane: Lane, phone: str) -> None:
     session_id = "ATUid_" + secrets.token_hex(8)
     inputs: list[str] = []
     for step, key in enumerate(("", *JOURNEY)):
+        await lane.pause()
         if time.perf_counter() >= lane.deadline:
             return
         if key:
@@ -359,20 +400,30 @@ async def journey(lane: Lane, phone: str) -> None:
 
 
 async def handset(lane: Lane, number: int) -> None:
-    """One phone per handset, so handsets never wait for each other's conversation lock."""
+    """One phone per handset, so handsets never wait for each other's conversation lock.
+
+    With think time each person also pauses before dialling, the first dial included, so
+    people do not all dial in the same millisecond."""
     phone = f"+26377{9_000_000 + number:07d}"
     while time.perf_counter() < lane.deadline:
         await journey(lane, phone)
 
 
 async def load(
-    http: aiohttp.ClientSession, target: ServerProcess, sessions: int, seconds: int
+    http: aiohttp.ClientSession,
+    target: ServerProcess,
+    sessions: int,
+    seconds: int,
+    *,
+    think: float = 0.0,
 ) -> Run:
     tally = Tally()
     server_cpu, client_cpu = cpu_seconds(target.pid), time.process_time()
     machine = machine_jiffies()
     began = time.perf_counter()
-    lane = Lane(http, target.url, began + seconds, tally, check=target.kind == "tikiti")
+    lane = Lane(
+        http, target.url, began + seconds, tally, check=target.kind == "tikiti", think=think
+    )
     async with asyncio.TaskGroup() as handsets:
         for number in range(sessions):
             handsets.create_task(handset(lane, number))
@@ -534,23 +585,46 @@ async def clear_redis(redis_url: str, prefix: str) -> None:
 # --- the run --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Measured:
+    baselines: list[Run]  # closed loop, bare: before and after tikiti's run
+    tikiti: Run  # closed loop
+    bare_think: Run | None  # with think time; None with --think 0
+    tikiti_think: Run | None
+
+
 async def measure(
     tikiti: ServerProcess, bare: ServerProcess, options: argparse.Namespace
-) -> tuple[list[Run], Run]:
-    """Warm both up, then bare, tikiti, bare: the mean baseline brackets tikiti's run."""
+) -> Measured:
+    """Warm both up, then bare, tikiti, bare in a closed loop (the mean baseline brackets
+    tikiti's run); then bare and tikiti again with think time."""
     sessions, seconds = options.clients, options.seconds
     async with client(sessions) as to_bare, client(sessions) as to_tikiti:
         logger.info("warming up for %ds each", options.warmup)
         await load(to_bare, bare, sessions, options.warmup)
         await load(to_tikiti, tikiti, sessions, options.warmup)
-        logger.info("bare handler, %d sessions, %ds", sessions, seconds)
+        logger.info("closed loop: bare handler, %d sessions, %ds", sessions, seconds)
         baselines = [await load(to_bare, bare, sessions, seconds)]
         logger.info("bare: %.0f hops/s; now tikiti", baselines[-1].per_second)
         run = await load(to_tikiti, tikiti, sessions, seconds)
         logger.info("tikiti: %.0f hops/s; now the bare handler again", run.per_second)
         baselines.append(await load(to_bare, bare, sessions, seconds))
         logger.info("bare: %.0f hops/s", baselines[-1].per_second)
-    return baselines, run
+        if options.think <= 0:
+            return Measured(baselines, run, None, None)
+        think, think_seconds = options.think, options.think_seconds or seconds
+        logger.info(
+            "with %.2fs think time: bare handler, %d sessions, %ds", think, sessions, think_seconds
+        )
+        bare_think = await load(to_bare, bare, sessions, think_seconds, think=think)
+        logger.info("bare: p99 %.1f ms; now tikiti", ms(p99_of(bare_think)))
+        tikiti_think = await load(to_tikiti, tikiti, sessions, think_seconds, think=think)
+        logger.info("tikiti: p99 %.1f ms", ms(p99_of(tikiti_think)))
+    return Measured(baselines, run, bare_think, tikiti_think)
+
+
+def p99_of(run: Run) -> float:
+    return common.percentile(run.latencies, 0.99)
 
 
 async def run(found: Backends, options: argparse.Namespace) -> Figures:
@@ -563,10 +637,10 @@ async def run(found: Backends, options: argparse.Namespace) -> Figures:
                 server_process("tikiti", fields) as tikiti,
                 server_process("bare", {}) as bare,
             ):
-                baselines, tikiti_run = await measure(tikiti, bare, options)
+                measured = await measure(tikiti, bare, options)
         finally:
             await clear_redis(settings.redis_url, settings.redis_prefix)
-    return figures(found, options, baselines, tikiti_run)
+    return figures(found, options, measured)
 
 
 def ms(seconds: float) -> float:
@@ -577,17 +651,20 @@ def per_hop_ms(cpu: float, hops: int) -> float:
     return ms(cpu / hops) if hops else float("nan")
 
 
-def figures(
-    found: Backends, options: argparse.Namespace, baselines: Sequence[Run], tikiti: Run
-) -> Figures:
+def figures(found: Backends, options: argparse.Namespace, measured: Measured) -> Figures:
+    baselines, tikiti = measured.baselines, measured.tikiti
+    bare_think, tikiti_think = measured.bare_think, measured.tikiti_think
     bare_per_second = mean(r.per_second for r in baselines)
     if bare_per_second <= 0:
         raise common.BenchError("the bare handler served no hops")
     bare_latencies = [latency for r in baselines for latency in r.latencies]
     bare_hops = sum(r.hops for r in baselines)
     ratio = tikiti.per_second / bare_per_second
-    p99 = ms(common.percentile(tikiti.latencies, 0.99))
-    failures = tikiti.failures + sum(r.failures for r in baselines)
+    think_p99 = ms(p99_of(tikiti_think)) if tikiti_think else math.nan
+    runs = [tikiti, *baselines, *(r for r in (bare_think, tikiti_think) if r is not None)]
+    failures = sum(r.failures for r in runs)
+    ratio_passed = ratio >= TARGET_RATIO
+    think_passed = think_p99 < TARGET_P99_MS  # False when skipped: NaN compares false
     return Figures(
         server=found.kind,
         sessions=options.clients,
@@ -602,7 +679,7 @@ def figures(
         tikiti_hops_per_second=tikiti.per_second,
         tikiti_p50_ms=ms(common.percentile(tikiti.latencies, 0.50)),
         tikiti_p95_ms=ms(common.percentile(tikiti.latencies, 0.95)),
-        tikiti_p99_ms=p99,
+        tikiti_p99_ms=ms(p99_of(tikiti)),
         tikiti_server_cpu_ms_per_hop=per_hop_ms(tikiti.server_cpu, tikiti.hops),
         client_cpu_ms_per_hop=per_hop_ms(tikiti.client_cpu, tikiti.hops),
         tikiti_server_core_use=tikiti.server_cpu / tikiti.seconds,
@@ -610,11 +687,37 @@ def figures(
         cpus=os.cpu_count() or 1,
         ratio=ratio,
         target_ratio=TARGET_RATIO,
+        ratio_passed=ratio_passed,
+        think_seconds=options.think,
+        think_jitter=THINK_JITTER if options.think > 0 else 0.0,
+        think_run_seconds=(options.think_seconds or options.seconds) if tikiti_think else 0,
+        think_offered_per_second=options.clients / options.think if options.think > 0 else 0.0,
+        bare_think_hops=bare_think.hops if bare_think else 0,
+        bare_think_hops_per_second=bare_think.per_second if bare_think else math.nan,
+        bare_think_p50_ms=percentile_ms(bare_think, 0.50),
+        bare_think_p95_ms=percentile_ms(bare_think, 0.95),
+        bare_think_p99_ms=percentile_ms(bare_think, 0.99),
+        tikiti_think_hops=tikiti_think.hops if tikiti_think else 0,
+        tikiti_think_hops_per_second=tikiti_think.per_second if tikiti_think else math.nan,
+        tikiti_think_p50_ms=percentile_ms(tikiti_think, 0.50),
+        tikiti_think_p95_ms=percentile_ms(tikiti_think, 0.95),
+        tikiti_think_p99_ms=think_p99,
+        tikiti_think_server_cpu_ms_per_hop=(
+            per_hop_ms(tikiti_think.server_cpu, tikiti_think.hops) if tikiti_think else math.nan
+        ),
+        tikiti_think_server_core_use=(
+            tikiti_think.server_cpu / tikiti_think.seconds if tikiti_think else math.nan
+        ),
         target_p99_ms=TARGET_P99_MS,
-        passed=ratio >= TARGET_RATIO and p99 < TARGET_P99_MS and not failures,
+        think_passed=think_passed,
+        passed=ratio_passed and think_passed and not failures,
         failures=failures,
-        failure_samples=merged_samples([tikiti, *baselines]),
+        failure_samples=merged_samples(runs),
     )
+
+
+def percentile_ms(run: Run | None, fraction: float) -> float:
+    return ms(common.percentile(run.latencies, fraction)) if run else math.nan
 
 
 def merged_samples(runs: Sequence[Run]) -> dict[str, int]:
@@ -631,31 +734,80 @@ def verdict(f: Figures) -> str:
     return "PASS" if f.passed else "BELOW TARGET"
 
 
+def met(passed: bool) -> str:
+    return "met" if passed else "NOT MET"
+
+
 def report(f: Figures) -> None:
     runs = " / ".join(f"{r:,.0f}" for r in f.bare_runs)
     rows = [
-        ("bare hops/s", f"{f.bare_hops_per_second:,.0f}  (runs: {runs})"),
-        ("bare p50 / p95 / p99", latencies(f.bare_p50_ms, f.bare_p95_ms, f.bare_p99_ms)),
-        ("tikiti hops/s", f"{f.tikiti_hops_per_second:,.0f}  ({f.tikiti_hops:,} hops)"),
-        ("tikiti p50 / p95 / p99", latencies(f.tikiti_p50_ms, f.tikiti_p95_ms, f.tikiti_p99_ms)),
-        ("tikiti / bare", f"{f.ratio:.1%}"),
+        (f"closed loop, {f.seconds}s per run", "(no think time: the server always saturated)"),
+        ("  bare hops/s", f"{f.bare_hops_per_second:,.0f}  (runs: {runs})"),
+        ("  bare p50 / p95 / p99", latencies(f.bare_p50_ms, f.bare_p95_ms, f.bare_p99_ms)),
+        ("  tikiti hops/s", f"{f.tikiti_hops_per_second:,.0f}  ({f.tikiti_hops:,} hops)"),
         (
-            "server CPU per hop",
+            "  tikiti p50 / p95 / p99",
+            latencies(f.tikiti_p50_ms, f.tikiti_p95_ms, f.tikiti_p99_ms)
+            + "  (queueing: sessions / throughput)",
+        ),
+        (
+            "  tikiti / bare",
+            f"{f.ratio:.1%}  target >= {f.target_ratio:.0%}: {met(f.ratio_passed)}",
+        ),
+        (
+            "  server CPU per hop",
             f"tikiti {f.tikiti_server_cpu_ms_per_hop:.2f} ms, "
             f"bare {f.bare_server_cpu_ms_per_hop:.2f} ms "
             f"(load generator {f.client_cpu_ms_per_hop:.2f} ms)",
         ),
         (
-            "during tikiti's run",
+            "  during tikiti's run",
             f"its server used {f.tikiti_server_core_use:.0%} of a core; "
             f"{f.tikiti_machine_busy:.0%} of all {f.cpus} CPUs were busy",
         ),
-        ("target", f">= {f.target_ratio:.0%} of bare and p99 < {f.target_p99_ms:.0f} ms"),
+        *think_rows(f),
         ("result", verdict(f)),
         ("failed hops", f"{f.failures:,}" + ("" if f.failures else "  (all CON, <= 182 chars)")),
         *((f"  {count:,} x", problem) for problem, count in f.failure_samples.items()),
     ]
-    common.print_table(f"USSD hops ({f.server} server, {f.sessions} sessions, {f.seconds}s)", rows)
+    common.print_table(f"USSD hops ({f.server} server, {f.sessions} sessions)", rows)
+
+
+def think_rows(f: Figures) -> list[tuple[str, str]]:
+    if not f.tikiti_think_hops:
+        return [("with think time", f"skipped (--think 0); target p99 < {f.target_p99_ms:.0f} ms")]
+    return [
+        (
+            f"with think time, {f.think_run_seconds}s per run",
+            f"(each person pauses {f.think_seconds:g}s ±{f.think_jitter:.0%} before each hop)",
+        ),
+        (
+            "  offered",
+            f"~{f.think_offered_per_second:,.0f} hops/s ({f.sessions} sessions / "
+            f"{f.think_seconds:g}s); served: bare {f.bare_think_hops_per_second:,.0f}, "
+            f"tikiti {f.tikiti_think_hops_per_second:,.0f} hops/s",
+        ),
+        (
+            "  bare p50 / p95 / p99",
+            latencies(f.bare_think_p50_ms, f.bare_think_p95_ms, f.bare_think_p99_ms)
+            + f"  ({f.bare_think_hops:,} hops)",
+        ),
+        (
+            "  tikiti p50 / p95 / p99",
+            latencies(f.tikiti_think_p50_ms, f.tikiti_think_p95_ms, f.tikiti_think_p99_ms)
+            + f"  ({f.tikiti_think_hops:,} hops)",
+        ),
+        (
+            "  tikiti p99",
+            f"{f.tikiti_think_p99_ms:.1f} ms  target < {f.target_p99_ms:.0f} ms: "
+            f"{met(f.think_passed)}",
+        ),
+        (
+            "  tikiti server",
+            f"{f.tikiti_think_server_cpu_ms_per_hop:.2f} ms CPU per hop, "
+            f"{f.tikiti_think_server_core_use:.0%} of a core",
+        ),
+    ]
 
 
 def latencies(p50: float, p95: float, p99: float) -> str:
@@ -680,8 +832,29 @@ def parser() -> argparse.ArgumentParser:
         default=os.environ.get(ENV_REDIS_URL),
         help=f"Redis URL (default ${ENV_REDIS_URL}; without either, embedded Redis is started)",
     )
+    parser.add_argument(
+        "--think",
+        type=non_negative_float,
+        default=THINK_SECONDS,
+        metavar="SECONDS",
+        help=f"mean pause of each person before each hop in the second measurement "
+        f"({THINK_SECONDS:g}, ±{THINK_JITTER * 100:.0f}%%); 0 skips it",  # %% for argparse
+    )
+    parser.add_argument(
+        "--think-seconds",
+        type=common.positive_int,
+        metavar="N",
+        help="length of each run with think time (default: --seconds)",
+    )
     parser.add_argument("--serve", choices=SERVER_KINDS, help=argparse.SUPPRESS)
     return parser
+
+
+def non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError("must be a finite number, at least 0")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

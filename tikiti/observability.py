@@ -38,6 +38,20 @@ class HttpMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=registry,
         )
+        # The labelled children, kept: labels() takes a lock and validates on every call.
+        # Routes and statuses are few, so these stay as small as the metrics' own tables.
+        self._counters: dict[tuple[str, int], Counter] = {}
+        self._timers: dict[str, Histogram] = {}
+
+    def record(self, route: str, status: int, seconds: float) -> None:
+        counter = self._counters.get((route, status))
+        if counter is None:
+            counter = self._counters[route, status] = self.requests.labels(route, str(status))
+        counter.inc()
+        timer = self._timers.get(route)
+        if timer is None:
+            timer = self._timers[route] = self.latency.labels(route)
+        timer.observe(seconds)
 
 
 def metrics_middleware(metrics: HttpMetrics) -> Middleware:
@@ -56,8 +70,7 @@ def metrics_middleware(metrics: HttpMetrics) -> Middleware:
             status = error.status
             raise
         finally:
-            metrics.requests.labels(name, str(status)).inc()
-            metrics.latency.labels(name).observe(time.perf_counter() - started)
+            metrics.record(name, status, time.perf_counter() - started)
 
     return middleware
 

@@ -12,9 +12,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
+from redis.typing import EncodableT
 
 
 class StoreUnavailable(Exception):
@@ -56,30 +59,14 @@ class Store(ABC):
         await self.set(key, value, ttl=ttl)
         await self.delete_if(f"lock:{lock}", token)
 
-    @asynccontextmanager
-    async def session(
-        self, key: str, lock: str, *, ttl: float = 5.0, wait: float = 3.0
-    ) -> AsyncIterator[tuple[bytes | None, Callable[[bytes, float], None]]]:
+    def session(self, key: str, lock: str, *, ttl: float = 5.0, wait: float = 3.0) -> StoreSession:
         """One step of a conversation: lock it, read its state, and write the new state back
-        together with the unlock; two store round trips where four would be naive."""
-        token = secrets.token_bytes(8)
-        deadline = time.monotonic() + wait
-        while True:
-            taken, value = await self.checkout(key, lock, token, ttl=ttl)
-            if taken:
-                break
-            if time.monotonic() > deadline:
-                raise Busy(lock)
-            await asyncio.sleep(0.02)
-        pending: list[tuple[bytes, float]] = []
-        try:
-            yield value, lambda data, keep: pending.append((data, keep))
-        finally:
-            if pending:
-                data, keep = pending[-1]
-                await self.checkin(key, data, ttl=keep, lock=lock, token=token)
-            else:
-                await self.delete_if(f"lock:{lock}", token)
+        together with the unlock; two store round trips where four would be naive.
+
+        `async with store.session(key, lock) as (value, save)`: `save(data, ttl)` keeps the
+        new state for the exit to write (the last call wins); without one, the exit only
+        unlocks. Either way the exit runs however the block ends."""
+        return StoreSession(self, key, lock, ttl, wait)
 
     @asynccontextmanager
     async def lock(self, name: str, *, ttl: float = 5.0, wait: float = 3.0) -> AsyncIterator[None]:
@@ -94,6 +81,39 @@ class Store(ABC):
             yield
         finally:
             await self.delete_if(key, token)
+
+
+class StoreSession:
+    """Store.session's context manager. A plain class: @asynccontextmanager's generator
+    machinery cost more per conversation step than the lock itself."""
+
+    __slots__ = ("_key", "_lock", "_pending", "_store", "_token", "_ttl", "_wait")
+
+    def __init__(self, store: Store, key: str, lock: str, ttl: float, wait: float) -> None:
+        self._store, self._key, self._lock, self._ttl, self._wait = store, key, lock, ttl, wait
+        self._token = b""
+        self._pending: tuple[bytes, float] | None = None
+
+    async def __aenter__(self) -> tuple[bytes | None, Callable[[bytes, float], None]]:
+        token = self._token = secrets.token_bytes(8)
+        deadline = time.monotonic() + self._wait
+        while True:
+            taken, value = await self._store.checkout(self._key, self._lock, token, ttl=self._ttl)
+            if taken:
+                return value, self._save
+            if time.monotonic() > deadline:
+                raise Busy(self._lock)
+            await asyncio.sleep(0.02)
+
+    def _save(self, data: bytes, keep: float) -> None:
+        self._pending = (data, keep)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._pending is not None:
+            data, keep = self._pending
+            await self._store.checkin(self._key, data, ttl=keep, lock=self._lock, token=self._token)
+        else:
+            await self._store.delete_if(f"lock:{self._lock}", self._token)
 
 
 _DELETE_IF = (
@@ -119,12 +139,24 @@ class RedisStore(Store):
         self._checkout = redis.register_script(_CHECKOUT)
         self._checkin = redis.register_script(_CHECKIN)
 
+    async def _run(self, script: AsyncScript, key1: str, key2: str, *args: EncodableT) -> Any:
+        """EVALSHA straight through the client: what AsyncScript.__call__ does, less its
+        per-call bookkeeping, on every hop. A server that lost the script (a restart, SCRIPT
+        FLUSH) gets it loaded again, as AsyncScript would."""
+        try:
+            return await self.redis.evalsha(script.sha, 2, key1, key2, *args)
+        except NoScriptError:
+            script.sha = await self.redis.script_load(script.script)
+            return await self.redis.evalsha(script.sha, 2, key1, key2, *args)
+
     async def checkout(
         self, key: str, lock: str, token: bytes, *, ttl: float
     ) -> tuple[bool, bytes | None]:
-        keys = [self.prefix + f"lock:{lock}", self.prefix + key]
+        prefix = self.prefix
         try:
-            taken, value = await self._checkout(keys=keys, args=[token, int(ttl * 1000)])
+            taken, value = await self._run(
+                self._checkout, f"{prefix}lock:{lock}", prefix + key, token, int(ttl * 1000)
+            )
         except (RedisError, OSError) as error:
             raise StoreUnavailable(str(error)) from error
         if not taken:
@@ -132,9 +164,11 @@ class RedisStore(Store):
         return True, value if value is None or isinstance(value, bytes) else str(value).encode()
 
     async def checkin(self, key: str, value: bytes, *, ttl: float, lock: str, token: bytes) -> None:
-        keys = [self.prefix + key, self.prefix + f"lock:{lock}"]
+        prefix = self.prefix
         try:
-            await self._checkin(keys=keys, args=[value, int(ttl * 1000), token])
+            await self._run(
+                self._checkin, prefix + key, f"{prefix}lock:{lock}", value, int(ttl * 1000), token
+            )
         except (RedisError, OSError) as error:
             raise StoreUnavailable(str(error)) from error
 

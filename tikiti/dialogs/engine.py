@@ -29,6 +29,7 @@ CHAT_TTL = 1800.0
 BACK, HOME, MORE = "0", "00", "98"
 
 _machine = build_machine()
+_INPUT = _machine.events["input"]  # the machine's one trigger, fired on each step's own model
 
 
 class Engine:
@@ -116,11 +117,8 @@ class Engine:
         session = ctx.session
         before = session.state
         model = Conversation(ctx)
-        _machine.add_model(model, initial=before)
-        try:
-            await model.input(value=session.options.get(token), raw=token)  # type: ignore[attr-defined]
-        finally:
-            _machine.remove_model(model)
+        model.state = before
+        await _INPUT.trigger(model, value=session.options.get(token), raw=token)
         after = model.state
         if after == before:
             return

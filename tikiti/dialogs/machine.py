@@ -7,9 +7,13 @@ one for a state is the unconditional fallback that re-shows the screen with a re
 from __future__ import annotations
 
 import enum
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from transitions.extensions.asyncio import AsyncMachine
+from transitions.extensions.asyncio import AsyncEventData, AsyncMachine
+
+if TYPE_CHECKING:  # aliases of transitions' stubs only
+    from transitions.extensions.asyncio import AsyncCallback, AsyncCallbackFunc
 
 
 class State(enum.StrEnum):
@@ -80,9 +84,35 @@ TRANSITIONS: list[dict[str, Any]] = [
 ]
 
 
+class StepMachine(AsyncMachine):
+    """An AsyncMachine that runs a step's guards and callbacks one after another in the step's
+    own task. AsyncMachine wraps each of them in a task of its own (asyncio.gather) even when
+    a list holds one name or none, which costs more than the step itself; every guard is still
+    evaluated, in the order listed, and the first failure still raises."""
+
+    @staticmethod
+    async def await_all(callables: list[AsyncCallbackFunc]) -> list[bool | None]:
+        return [await func() for func in callables]
+
+    def __getattr__(self, name: str) -> Any:
+        # Every state change asks hasattr(machine, "model_graphs") (only diagram machines have
+        # one); Machine.__getattr__ parses the name as a callback and raises twice to say no.
+        if name == "model_graphs":
+            raise AttributeError(name)
+        return super().__getattr__(name)
+
+    async def callbacks(  # type: ignore[override]  # as AsyncMachine's own stub does
+        self, funcs: Iterable[AsyncCallback], event_data: AsyncEventData
+    ) -> None:
+        for func in funcs:
+            await self.callback(func, event_data)
+
+
 def build_machine() -> AsyncMachine:
-    """One machine for the process; each conversation is added as a model for one step."""
-    return AsyncMachine(
+    """One machine for the process. A step triggers its `input` event on a model of its own
+    (`machine.events["input"].trigger(model, ...)`), never added to the machine: adding and
+    removing a model binds a dozen convenience methods to it each time."""
+    return StepMachine(
         model=None,
         states=[s.value for s in State],
         transitions=TRANSITIONS,

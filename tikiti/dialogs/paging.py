@@ -13,18 +13,11 @@ GSM7_BASIC = set(
 
 def gsm7(text: str) -> str:
     """Keep what feature phones show; fold accents and drop the rest (no UCS-2 switch)."""
-    if all(ch in GSM7_BASIC for ch in text):
+    if GSM7_BASIC.issuperset(text):  # the usual case, checked in C
         return text
     folded = unicodedata.normalize("NFKD", text)
     kept = (ch for ch in folded if ch in GSM7_BASIC or (ch.isascii() and ch.isprintable()))
     return "".join(kept)
-
-
-def _length(text: str, labels: list[str], navigation: str) -> int:
-    lines = [text, *(f"{i + 1}. {label}" for i, label in enumerate(labels))]
-    if navigation:
-        lines.append(navigation)
-    return len("\n".join(line for line in lines if line))
 
 
 def fit_text(text: str, room: int) -> str:
@@ -34,17 +27,28 @@ def fit_text(text: str, room: int) -> str:
 def paginate(
     text: str, labels: list[str], navigation: str, more: str, room: int
 ) -> list[list[int]]:
-    """Split option indexes into pages; every page but the last also shows `more`."""
+    """Split option indexes into pages; every page but the last also shows `more`.
+
+    A page is `text`, "N. label" lines and the navigation line, the empty ones left out, joined
+    by newlines; its length is counted as it grows rather than by joining the whole trial
+    screen again for each option tried (quadratic in a long listing)."""
+    with_more = f"{navigation} {more}".strip()
+    head_chars, head_lines = len(text), 1 if text else 0
     pages: list[list[int]] = []
     start = 0
     while start < len(labels) or not pages:
         page: list[int] = []
+        chars, lines = head_chars, head_lines  # the non-empty lines so far and their length
         for index in range(start, len(labels)):
-            trial = [labels[i] for i in [*page, index]]
-            nav = f"{navigation} {more}".strip() if index + 1 < len(labels) else navigation
-            if len(page) == MAX_OPTIONS or _length(text, trial, nav) > room:
+            if len(page) == MAX_OPTIONS:
+                break
+            nav = with_more if index + 1 < len(labels) else navigation
+            line = len(str(len(page) + 1)) + 2 + len(labels[index])  # "N. label"
+            total, count = chars + line + len(nav), lines + 1 + (1 if nav else 0)
+            if total + count - 1 > room:  # one newline between each two lines
                 break
             page.append(index)
+            chars, lines = chars + line, lines + 1
         if not page and start < len(labels):
             page = [start]  # a label too long for any page still gets shown, cut later
         pages.append(page)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -34,6 +35,7 @@ class Screen:
     navigation: bool = True
 
 
+@lru_cache(maxsize=4096)  # pure, and dearer than the rest of a screen
 def local_number(phone: str) -> str:
     parsed = phonenumbers.parse(phone, None)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL).replace(
@@ -72,8 +74,23 @@ async def events(ctx: Ctx) -> Screen:
     found = await on_sale(ctx)
     if not found:
         return Screen(ctx.t("No events are on sale right now."))
-    options = [(str(e.id), f"{e.name[:22]} {short_date(e.starts_at, e.timezone)}") for e in found]
-    return Screen(ctx.t("Choose an event"), options)
+    return Screen(ctx.t("Choose an event"), event_options(found))
+
+
+# The last listing labelled, and its labels; holding the listing keeps its identity unique.
+_labelled: dict[str, tuple[list[catalog.EventSummary], list[tuple[str, str]]]] = {}
+
+
+def event_options(found: list[catalog.EventSummary]) -> list[tuple[str, str]]:
+    """The listing's options, labelled once per listing rather than on every hop: the listing
+    is cached (see on_sale) and its labels depend on nothing else."""
+    last = _labelled.get("events")
+    if last is None or last[0] is not found:
+        last = _labelled["events"] = (
+            found,
+            [(str(e.id), f"{e.name[:22]} {short_date(e.starts_at, e.timezone)}") for e in found],
+        )
+    return list(last[1])
 
 
 def tier_label(ctx: Ctx, tier: catalog.TierAvailability, currency: str) -> str:

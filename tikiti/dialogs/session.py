@@ -6,6 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+# json.dumps with separators builds a new encoder on every call; this one is made once, and
+# skips the cycle check (a session is plain JSON values: it came from JSON or from literals).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
 
 @dataclass
 class Session:
@@ -23,7 +27,7 @@ class Session:
 
     def dumps(self) -> bytes:
         # vars() rather than asdict(): asdict deep-copies every nested value on each hop.
-        return json.dumps(vars(self), separators=(",", ":")).encode()
+        return _ENCODER.encode(vars(self)).encode()
 
     @classmethod
     def loads(cls, raw: bytes) -> Session:

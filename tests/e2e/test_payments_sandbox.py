@@ -30,6 +30,20 @@ from tikiti.payments.sandbox_operator import SIGNATURE_HEADER, sign
 from tikiti.payments.service import Payments
 
 
+def paid_callback(payment: Payment, amount_minor: int, n: int) -> bytes:
+    """The body the sandbox operator posts when a payer approves (to sign, or to forge)."""
+    fields = {
+        "id": payment.reference,
+        "reference": payment.merchant_reference,
+        "status": "paid",
+        "amount_minor": str(amount_minor),
+        "currency": "USD",
+        "phone": phone(n),
+        "reason": "",
+    }
+    return json.dumps(fields).encode()
+
+
 async def hold(db: Database, world: World, n: int, quantity: int = 2) -> int:
     async with db.transaction() as session:
         placed = await holds.place_hold(
@@ -132,17 +146,7 @@ async def test_forged_malformed_and_unknown_callbacks_change_nothing(
     payment_id = await pay(live.payments, order_id, 4)
     async with db.session() as session:
         payment = await session.get_one(Payment, payment_id)
-    body = json.dumps(
-        {
-            "id": payment.reference,
-            "reference": payment.merchant_reference,
-            "status": "paid",
-            "amount_minor": "2000",
-            "currency": "USD",
-            "phone": phone(4),
-            "reason": "",
-        }
-    ).encode()
+    body = paid_callback(payment, 2000, 4)
     url = f"{live.url}/payments/sandbox/callback"
     cases = [
         ({SIGNATURE_HEADER: sign("not-the-secret", body, int(time.time()))}, body, 403),
@@ -182,17 +186,7 @@ async def test_the_same_signed_callback_ten_times_at_once_settles_once(
     payment_id = await pay(live.payments, order_id, 5)
     async with db.session() as session:
         payment = await session.get_one(Payment, payment_id)
-    body = json.dumps(
-        {
-            "id": payment.reference,
-            "reference": payment.merchant_reference,
-            "status": "paid",
-            "amount_minor": "3000",
-            "currency": "USD",
-            "phone": phone(5),
-            "reason": "",
-        }
-    ).encode()
+    body = paid_callback(payment, 3000, 5)
     secret = derived_credentials(TEST_SECRET, "")["signing_secret"]
 
     async def deliver() -> int:
@@ -215,17 +209,7 @@ async def test_a_mismatched_amount_is_flagged_not_settled(
     payment_id = await pay(live.payments, order_id, 6)
     async with db.session() as session:
         payment = await session.get_one(Payment, payment_id)
-    body = json.dumps(
-        {
-            "id": payment.reference,
-            "reference": payment.merchant_reference,
-            "status": "paid",
-            "amount_minor": "1",
-            "currency": "USD",
-            "phone": phone(6),
-            "reason": "",
-        }
-    ).encode()
+    body = paid_callback(payment, 1, 6)
     headers = {
         SIGNATURE_HEADER: sign(
             derived_credentials(TEST_SECRET, "")["signing_secret"], body, int(time.time())

@@ -280,3 +280,25 @@ async def test_the_tickets_arrive_by_sms_on_the_buyers_phone(
     assert len(bodies) == 2
     assert all(any(format_code(code) in body for body in bodies) for code in codes)
     assert all("Delivery Fest" in body and len(body) <= 160 for body in bodies)
+
+
+async def test_a_wrong_key_on_a_ticket_sends_no_sms(
+    live: Live, db: Database, keybox: KeyBox
+) -> None:
+    await shop(db, keybox, live, name="Quiet Fest")
+    handset = Handset(live.http, live.url, phone(9100))
+    await handset.dial()
+    await buy_by_keys(handset, quantity="1")
+    await approve(live, handset)
+    await settled(db, handset.phone, OrderStatus.FULFILLED)
+    await handset.dial()
+    await handset.send("2")
+    await handset.send("1")  # the ticket
+    assert "Please reply with one of the numbers shown." in await handset.send("5")
+    async with db.session() as session:
+        resends = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.kind == "ticket_resend", OutboxMessage.address == handset.phone)
+        )
+    assert resends == 0

@@ -84,8 +84,8 @@ class Store(ABC):
 
 
 class StoreSession:
-    """Store.session's context manager. A plain class: @asynccontextmanager's generator
-    machinery cost more per conversation step than the lock itself."""
+    """Store.session's context manager: a plain class, so that no generator has to be driven
+    in and out of the block on every conversation step."""
 
     __slots__ = ("_key", "_lock", "_pending", "_store", "_token", "_ttl", "_wait")
 

@@ -86,9 +86,9 @@ TRANSITIONS: list[dict[str, Any]] = [
 
 class StepMachine(AsyncMachine):
     """An AsyncMachine that runs a step's guards and callbacks one after another in the step's
-    own task. AsyncMachine wraps each of them in a task of its own (asyncio.gather) even when
-    a list holds one name or none, which costs more than the step itself; every guard is still
-    evaluated, in the order listed, and the first failure still raises."""
+    own task. AsyncMachine gathers them (asyncio.gather: a task per guard and per callback,
+    and a future even for an empty list), which cost more than the rest of a step. Every
+    guard of a transition is still evaluated, in the order listed, and an error still raises."""
 
     @staticmethod
     async def await_all(callables: list[AsyncCallbackFunc]) -> list[bool | None]:

@@ -87,12 +87,19 @@ TRANSITIONS: list[dict[str, Any]] = [
 class StepMachine(AsyncMachine):
     """An AsyncMachine that runs a step's guards and callbacks one after another in the step's
     own task. AsyncMachine gathers them (asyncio.gather: a task per guard and per callback,
-    and a future even for an empty list), which cost more than the rest of a step. Every
-    guard of a transition is still evaluated, in the order listed, and an error still raises."""
+    and a future even for an empty list), which cost more than the rest of a step. Guards are
+    checked in the order listed and the first that fails ends the check, as the synchronous
+    machine does: a guard that does work (re-send a ticket, read a tier) never runs for input
+    an earlier guard already refused. An error still raises."""
 
     @staticmethod
     async def await_all(callables: list[AsyncCallbackFunc]) -> list[bool | None]:
-        return [await func() for func in callables]
+        results: list[bool | None] = []
+        for func in callables:
+            results.append(await func())
+            if not results[-1]:
+                break  # callers take all(results): the rest cannot change the answer
+        return results
 
     def __getattr__(self, name: str) -> Any:
         # Every state change asks hasattr(machine, "model_graphs") (only diagram machines have

@@ -61,10 +61,6 @@ class Conversation:
         return _value(event) == "resend"
 
     async def tier_has_places(self, event: EventData) -> bool:
-        # The machine checks every guard of a transition, so each guard that does work
-        # must first make sure the input was meant for it.
-        if _value(event) is None:
-            return False
         tier_id = int(_value(event) or 0)
         async with self.ctx.db.read() as connection:
             found = await catalog.tiers(connection, self.ctx.number("event_id"), tier_id=tier_id)
@@ -91,8 +87,6 @@ class Conversation:
         return self.checkout_result == "sold_out"
 
     async def resend_ticket(self, event: EventData) -> bool:
-        if not self.chose_resend(event):
-            return False  # never send an SMS for input that was not "resend"
         async with self.ctx.db.transaction() as session:
             return await buyers.resend(
                 session,

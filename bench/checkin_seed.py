@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
+from bench import common
 from tikiti.config import Settings
-from tikiti.core import gate, holds, orders, settlement, setup
+from tikiti.core import gate, holds, orders, settlement
 from tikiti.core.codes import new_code
 from tikiti.core.db import Database, make_engine
 from tikiti.core.models import Ticket, TicketStatus
@@ -46,27 +46,7 @@ async def one_paid_order(db: Database, event_id: int, tier_id: int) -> int:
 async def seed_event(db: Database, keybox: KeyBox) -> tuple[int, int, int]:
     """(organizer, event, tier) of an on-sale event whose doors open in half an hour."""
     doors = datetime.now(UTC) + timedelta(minutes=30)
-    async with db.transaction() as session:
-        organizer = await setup.create_organizer(
-            session, name="Bench Gates", slug=f"bench-{secrets.token_hex(4)}", country="ZW",
-            timezone="Africa/Harare", currency="USD",
-        )  # fmt: skip
-        event = await setup.create_event(
-            session, keybox,
-            setup.EventSpec(
-                organizer_id=organizer.id, code="GATEBENCH", name="Bench Night", category="music",
-                starts_at=doors + timedelta(hours=1), ends_at=doors + timedelta(hours=6),
-                doors_open_at=doors, timezone="Africa/Harare", country="ZW",
-            ),
-            actor="bench",
-        )  # fmt: skip
-        tier = await setup.add_tier(
-            session,
-            event.id,
-            setup.TierSpec(code="GA", name="General", prices=[PRICE], capacity=10),
-        )
-        await setup.publish(session, event, actor="bench")
-        return organizer.id, event.id, tier.id
+    return await common.seed_event(db, keybox, code="GATEBENCH", capacity=10, doors_open_at=doors)
 
 
 async def seed(settings: Settings, tickets: int) -> tuple[str, list[str]]:

@@ -16,12 +16,17 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 
 from tikiti import schema
+from tikiti.core import setup
+from tikiti.core.db import Database
+from tikiti.core.money import Money
+from tikiti.core.signing import KeyBox
 from tikiti.embedded import EmbeddedServices, EmbeddedUrls, asyncpg_url
 
 logger = logging.getLogger(__name__)
@@ -287,3 +292,44 @@ def write_json(path: Path, figures: Mapping[str, object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     logger.info("wrote %s", path)
+
+
+# --- seeding --------------------------------------------------------------------------------
+
+BENCH_PRICE = Money(1000, "USD")
+
+
+async def seed_event(
+    db: Database,
+    keybox: KeyBox,
+    *,
+    code: str,
+    capacity: int,
+    doors_open_at: datetime | None = None,
+    payment_methods: Sequence[str] = ("ecocash", "onemoney"),
+) -> tuple[int, int, int]:
+    """(organizer, event, tier) of one on-sale event with one general tier, for a benchmark."""
+    doors = doors_open_at or datetime.now(UTC) + timedelta(days=30)
+    async with db.transaction() as session:
+        organizer = await setup.create_organizer(
+            session, name="Bench Promotions", slug=f"bench-{secrets.token_hex(4)}",
+            country="ZW", timezone="Africa/Harare", currency="USD",
+        )  # fmt: skip
+        venue = await setup.create_venue(
+            session, organizer_id=organizer.id, name="Bench Arena", city="Harare",
+            country="ZW", timezone="Africa/Harare",
+        )  # fmt: skip
+        spec = setup.EventSpec(
+            organizer_id=organizer.id, venue_id=venue.id, code=code, name="Bench Festival",
+            category="music", starts_at=doors + timedelta(hours=1),
+            ends_at=doors + timedelta(hours=6), doors_open_at=doors, timezone="Africa/Harare",
+            country="ZW", payment_methods=list(payment_methods),
+        )  # fmt: skip
+        event = await setup.create_event(session, keybox, spec, actor="bench")
+        tier = await setup.add_tier(
+            session,
+            event.id,
+            setup.TierSpec(code="GA", name="General", prices=[BENCH_PRICE], capacity=capacity),
+        )
+        await setup.publish(session, event, actor="bench")
+        return organizer.id, event.id, tier.id

@@ -9,13 +9,12 @@ import secrets
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
 from statistics import mean
 
 import asyncpg
 
 from bench import common
-from tikiti.core import holds, setup
+from tikiti.core import holds
 from tikiti.core.db import Database, make_engine
 from tikiti.core.money import Money
 from tikiti.core.signing import KeyBox
@@ -104,47 +103,8 @@ class Figures:
 
 async def seed(db: Database) -> World:
     """One on-sale event whose GA tier cannot sell out, so every hold succeeds."""
-    starts = datetime.now(UTC) + timedelta(days=30)
-    async with db.transaction() as session:
-        organizer = await setup.create_organizer(
-            session,
-            name="Bench Promotions",
-            slug=f"bench-{secrets.token_hex(4)}",
-            country="ZW",
-            timezone="Africa/Harare",
-            currency="USD",
-        )
-        venue = await setup.create_venue(
-            session,
-            organizer_id=organizer.id,
-            name="Bench Arena",
-            city="Harare",
-            country="ZW",
-            timezone="Africa/Harare",
-        )
-        event = await setup.create_event(
-            session,
-            KeyBox(secrets.token_urlsafe(32)),
-            setup.EventSpec(
-                organizer_id=organizer.id,
-                venue_id=venue.id,
-                code="BENCH",
-                name="Bench Festival",
-                category="music",
-                starts_at=starts,
-                ends_at=starts + timedelta(hours=6),
-                timezone="Africa/Harare",
-                country="ZW",
-            ),
-            actor="bench",
-        )
-        tier = await setup.add_tier(
-            session,
-            event.id,
-            setup.TierSpec(code="GA", name="General", prices=[PRICE], capacity=CAPACITY),
-        )
-        await setup.publish(session, event, actor="bench")
-        return World(organizer.id, event.id, tier.id)
+    keybox = KeyBox(secrets.token_urlsafe(32))
+    return World(*await common.seed_event(db, keybox, code="BENCH", capacity=CAPACITY))
 
 
 # --- raw SQL baseline -----------------------------------------------------------------------

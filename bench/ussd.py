@@ -25,7 +25,6 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -39,7 +38,7 @@ from redis.exceptions import RedisError
 
 from bench import common
 from tikiti.config import Settings
-from tikiti.core import payment_accounts, setup
+from tikiti.core import payment_accounts
 from tikiti.core.db import Database, make_engine
 from tikiti.core.money import Money
 from tikiti.core.signing import KeyBox
@@ -453,48 +452,8 @@ async def client(sessions: int) -> AsyncIterator[aiohttp.ClientSession]:
 
 async def seed_event(db: Database, keybox: KeyBox) -> int:
     """One on-sale event whose general tier cannot sell out; returns its organizer."""
-    starts = datetime.now(UTC) + timedelta(days=30)
-    async with db.transaction() as session:
-        organizer = await setup.create_organizer(
-            session,
-            name="Bench Promotions",
-            slug=f"bench-{secrets.token_hex(4)}",
-            country="ZW",
-            timezone="Africa/Harare",
-            currency="USD",
-        )
-        venue = await setup.create_venue(
-            session,
-            organizer_id=organizer.id,
-            name="Bench Arena",
-            city="Harare",
-            country="ZW",
-            timezone="Africa/Harare",
-        )
-        event = await setup.create_event(
-            session,
-            keybox,
-            setup.EventSpec(
-                organizer_id=organizer.id,
-                venue_id=venue.id,
-                code="USSDBENCH",
-                name="Bench Festival",
-                category="music",
-                starts_at=starts,
-                ends_at=starts + timedelta(hours=6),
-                timezone="Africa/Harare",
-                country="ZW",
-                payment_methods=["ecocash", "onemoney"],
-            ),
-            actor="bench",
-        )
-        await setup.add_tier(
-            session,
-            event.id,
-            setup.TierSpec(code="GA", name="General", prices=[PRICE], capacity=CAPACITY),
-        )
-        await setup.publish(session, event, actor="bench")
-        return organizer.id
+    organizer_id, _, _ = await common.seed_event(db, keybox, code="USSDBENCH", capacity=CAPACITY)
+    return organizer_id
 
 
 async def seed_sandbox_account(

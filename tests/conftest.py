@@ -20,10 +20,13 @@ import redis.asyncio as aioredis
 from tikiti import schema
 from tikiti.config import normalize_database_url
 from tikiti.core.db import Database, make_engine
+from tikiti.core.links import Links
 from tikiti.core.signing import KeyBox
 from tikiti.embedded import EmbeddedServices, EmbeddedUrls
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# Ticket links as the worker makes them, for tests that deliver the outbox themselves.
+LINKS = Links("http://tikiti.test", TEST_SECRET)
 
 
 def _libpq(url: str) -> str:

@@ -47,6 +47,8 @@ async def make_world(
     payment_methods: Sequence[str] = ("ecocash", "onemoney"),
     name: str = "Test Festival",
     starts_in: timedelta = timedelta(days=30),
+    stream_url: str | None = None,
+    watch_devices: int = 2,
 ) -> World:
     """An on-sale event with a general tier and, given seat_rows, a reserved tier."""
     starts = datetime.now(UTC) + starts_in
@@ -72,7 +74,7 @@ async def make_world(
             keybox,
             setup.EventSpec(
                 organizer_id=organizer.id,
-                venue_id=venue.id,
+                venue_id=None if stream_url else venue.id,
                 code=unique_code(),
                 name=name,
                 category="music",
@@ -83,6 +85,8 @@ async def make_world(
                 per_order_limit=per_order_limit,
                 hold_minutes=hold_minutes,
                 payment_methods=payment_methods,
+                stream_url=stream_url,
+                watch_devices=watch_devices,
             ),
             actor="test",
         )

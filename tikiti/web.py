@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from tikiti.admin import gate_api, gate_page
-from tikiti.channels import media, sms_africastalking, sms_sandbox, ussd_africastalking
+from tikiti.channels import media, sms_africastalking, sms_sandbox, ussd_africastalking, watch
 from tikiti.channels.base import CALLBACK_TOKEN, DIALOG
 from tikiti.config import Settings
 from tikiti.conversations import Conversations
@@ -138,6 +138,7 @@ def create_app(settings: Settings) -> web.Application:
     ussd_africastalking.add_routes(app, token=settings.callback_token)
     sms_africastalking.add_routes(app)
     media.add_routes(app)
+    watch.add_routes(app)
     gate_api.add_routes(app)
     gate_page.add_routes(app)
     if settings.sandbox_enabled:

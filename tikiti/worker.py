@@ -16,6 +16,7 @@ from tikiti.channels.sms_sandbox import SandboxSms
 from tikiti.config import Settings
 from tikiti.core import delivery, orders, reminders
 from tikiti.core.db import Database, make_engine
+from tikiti.core.links import Links
 from tikiti.core.ports import MessageSender
 from tikiti.core.signing import KeyBox
 from tikiti.payments.reconcile import Reconciler
@@ -99,11 +100,12 @@ async def jobs_for(settings: Settings, database: Database) -> AsyncIterator[list
             )
             reconciler = Reconciler(payments)
             senders = senders_for(settings, redis)
+            links = Links(settings.public_url, settings.secret_key)
             yield [
                 ("hold sweep", lambda: sweep_once(database)),
                 ("payment reconciliation", reconciler.run_once),
                 ("event reminders", lambda: queue_reminders(database)),
-                ("message delivery", lambda: delivery.deliver_batch(database, senders)),
+                ("message delivery", lambda: delivery.deliver_batch(database, senders, links)),
             ]
     finally:
         await redis.aclose()

@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
+from tests.conftest import LINKS
 from tests.e2e.conftest import Live, sandbox_account, settings_for
 from tests.e2e.ussd import Handset
 from tests.factories import World, make_world, phone
@@ -266,7 +267,7 @@ async def test_the_tickets_arrive_by_sms_on_the_buyers_phone(
     redis = Redis.from_url(redis_url)
     try:
         sms = SandboxSms(redis, redis_prefix)
-        while await delivery.deliver_batch(db, {"ussd": sms, "sms": sms}):
+        while await delivery.deliver_batch(db, {"ussd": sms, "sms": sms}, LINKS):
             pass
     finally:
         await redis.aclose()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import LINKS
 from tests.factories import make_world, phone
 from tests.fakes.africastalking import FakeAfricasTalking
 from tikiti.channels.sms_africastalking import AfricasTalkingSms
@@ -71,7 +72,7 @@ async def test_two_workers_send_a_thousand_messages_each_exactly_once(
     senders = sender(gateway)
 
     async def worker() -> None:
-        while await delivery.deliver_batch(db, senders, limit=50):
+        while await delivery.deliver_batch(db, senders, LINKS, limit=50):
             pass
 
     await asyncio.gather(worker(), worker())
@@ -88,7 +89,7 @@ async def test_a_gateway_failing_twice_delivers_on_the_third_try(
     senders, now = sender(gateway), datetime.now(UTC)
     gateway.fail_next = 2
     for attempt in range(3):
-        assert await delivery.deliver_batch(db, senders, now=now) == 1, attempt
+        assert await delivery.deliver_batch(db, senders, LINKS, now=now) == 1, attempt
         now += timedelta(hours=1)  # past any back-off
     assert await statuses(db, [message_id]) == {OutboxStatus.SENT: 1}
     async with db.session() as session:
@@ -113,9 +114,10 @@ async def test_a_worker_killed_mid_batch_loses_nothing(
         )  # … and the worker dies here
     assert set(ids) <= {m.id for m in leased}
     senders = sender(gateway)
-    assert await delivery.deliver_batch(db, senders, now=now) == 0  # still leased: not sent twice
+    # still leased by the first worker: not sent twice
+    assert await delivery.deliver_batch(db, senders, LINKS, now=now) == 0
     later = now + delivery.LEASE + timedelta(seconds=1)
-    while await delivery.deliver_batch(db, senders, now=later, limit=100):
+    while await delivery.deliver_batch(db, senders, LINKS, now=later, limit=100):
         pass
     assert await statuses(db, ids) == {OutboxStatus.SENT: 20}
     assert all(gateway.bodies[f"crash #{n}"] == 1 for n in range(20))
@@ -129,7 +131,7 @@ async def test_refused_numbers_are_parked_and_reports_update_status(
     gateway.refuse[bad] = (403, "InvalidPhoneNumber")
     (refused,) = await queue(db, world.organizer_id, "refused", 1, address=bad)
     (good,) = await queue(db, world.organizer_id, "good", 1, address=phone(4343))
-    while await delivery.deliver_batch(db, sender(gateway)):
+    while await delivery.deliver_batch(db, sender(gateway), LINKS):
         pass
     assert await statuses(db, [refused]) == {OutboxStatus.FAILED: 1}
     async with db.transaction() as session:

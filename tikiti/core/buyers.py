@@ -26,6 +26,7 @@ class HeldTicket:
     timezone: str
     tier_name: str
     seat: str | None
+    watch_devices: int | None = None  # set for a pay-per-view event
 
 
 async def language(reader: AsyncSession | AsyncConnection, phone: str) -> str | None:
@@ -59,6 +60,8 @@ async def upcoming_tickets(
             Tier.name,
             Seat.row_label,
             Seat.number,
+            Event.stream_url,
+            Event.watch_devices,
         )
         .join(Event, Event.id == Ticket.event_id)
         .join(Tier, Tier.id == Ticket.tier_id)
@@ -72,8 +75,18 @@ async def upcoming_tickets(
         .limit(limit)
     )
     return [
-        HeldTicket(i, code, name, ecode, starts, tz, tier, f"{row}{num}" if row else None)
-        for i, code, name, ecode, starts, tz, tier, row, num in rows
+        HeldTicket(
+            i,
+            code,
+            name,
+            ecode,
+            starts,
+            tz,
+            tier,
+            f"{row}{num}" if row else None,
+            devices if stream else None,
+        )
+        for i, code, name, ecode, starts, tz, tier, row, num, stream, devices in rows
     ]
 
 
@@ -107,6 +120,7 @@ async def resend(session: AsyncSession, phone: str, ticket_id: int, channel: str
                 tier_name=ticket.tier_name,
                 code=ticket.code,
                 seat=ticket.seat,
+                watch_devices=ticket.watch_devices,
             ),
             dedupe_key=f"resend:{ticket_id}:{bucket}",
             organizer_id=organizer_id,

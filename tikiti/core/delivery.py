@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tikiti.core.db import Database
+from tikiti.core.links import Links
 from tikiti.core.models import OutboxMessage, OutboxStatus
 from tikiti.core.ports import DeliveryError, MessageSender, Outgoing
 
@@ -37,7 +38,8 @@ _LEASE = text(
                      AND channel = ANY(:channels)
                    ORDER BY next_attempt_at, id
                    LIMIT :limit FOR UPDATE SKIP LOCKED)
-    RETURNING id, channel, address, body, media_url, attempts
+    RETURNING id, channel, address, body, media_url, attempts, ticket_id,
+              (SELECT version FROM tickets WHERE tickets.id = outbox.ticket_id)
     """
 ).bindparams(bindparam("channels", type_=ARRAY(String)))
 
@@ -126,6 +128,7 @@ async def report(
 async def deliver_batch(
     db: Database,
     senders: Mapping[str, MessageSender],
+    links: Links,
     *,
     limit: int = 50,
     concurrency: int = 10,
@@ -134,6 +137,7 @@ async def deliver_batch(
     """Lease a batch, send it (a few at a time), record each result; returns how many tried."""
     async with db.transaction() as session:
         batch = await lease(session, list(senders), limit=limit, now=now)
+    batch = [links.render(message) for message in batch]
     gate = asyncio.Semaphore(concurrency)
 
     async def one(message: Outgoing) -> None:

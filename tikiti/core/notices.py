@@ -9,6 +9,7 @@ from babel.dates import format_datetime
 
 from tikiti.core.codes import format_code
 from tikiti.core.i18n import translator
+from tikiti.core.links import WATCH_MARK
 
 
 def _(language: str, message: str) -> str:
@@ -32,7 +33,20 @@ def ticket_sms(
     tier_name: str,
     code: str,
     seat: str | None,
+    watch_devices: int | None = None,
 ) -> str:
+    """The ticket itself; for a pay-per-view event (`watch_devices` set) it carries the
+    personal stream link, filled in when the message is sent."""
+    if watch_devices is not None:
+        return _(
+            language, "{event} {when}. Watch on up to {devices} devices: {link} Ticket code: {code}"
+        ).format(
+            event=event_name[:40],
+            when=local_time(starts_at, timezone, language),
+            devices=watch_devices,
+            link=WATCH_MARK,
+            code=format_code(code),
+        )
     seat_text = _(language, "Seat {seat}. ").format(seat=seat) if seat else ""
     return _(
         language, "{event} {when}, {tier}. {seat}Ticket code: {code}. Show it at the gate."
@@ -89,3 +103,12 @@ def reminder_sms(
         doors=doors,
         tickets=tickets,
     )
+
+
+def stream_reminder_sms(
+    language: str, *, event_name: str, starts_at: datetime, timezone: str
+) -> str:
+    return _(
+        language,
+        "Reminder: {event} streams {when}. Open the link in your ticket SMS on your phone or TV.",
+    ).format(event=event_name[:40], when=local_time(starts_at, timezone, language))

@@ -33,6 +33,8 @@ class Outgoing:
     body: str
     media_url: str | None
     attempts: int
+    ticket_id: int | None = None
+    ticket_version: int | None = None  # the ticket's version now, for links to it
 
 
 class DeliveryError(Exception):

@@ -18,7 +18,7 @@ _DUE = text(
     """
     SELECT DISTINCT ON (t.event_id, t.holder_phone)
            t.event_id, t.holder_phone, e.organizer_id, e.name, e.starts_at, e.timezone,
-           e.doors_open_at, v.name AS venue, o.channel,
+           e.doors_open_at, v.name AS venue, e.stream_url IS NOT NULL AS streamed, o.channel,
            coalesce(b.language, o.language) AS language,
            count(*) OVER (PARTITION BY t.event_id, t.holder_phone) AS tickets
       FROM tickets t
@@ -45,14 +45,23 @@ async def queue_due(session: AsyncSession, *, now: datetime | None = None, limit
     )
     queued = 0
     for row in rows:
-        body = notices.reminder_sms(
-            row.language,
-            event_name=row.name,
-            starts_at=row.starts_at,
-            doors_open_at=row.doors_open_at,
-            timezone=row.timezone,
-            venue=row.venue or "",
-            tickets=row.tickets,
+        body = (
+            notices.stream_reminder_sms(
+                row.language,
+                event_name=row.name,
+                starts_at=row.starts_at,
+                timezone=row.timezone,
+            )
+            if row.streamed
+            else notices.reminder_sms(
+                row.language,
+                event_name=row.name,
+                starts_at=row.starts_at,
+                doors_open_at=row.doors_open_at,
+                timezone=row.timezone,
+                venue=row.venue or "",
+                tickets=row.tickets,
+            )
         )
         message = outbox.Message(
             kind="reminder",

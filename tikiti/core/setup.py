@@ -27,6 +27,7 @@ from tikiti.core.money import Money
 from tikiti.core.signing import KeyBox, generate_keypair
 
 EVENT_CODE = re.compile(r"^[A-Z0-9]{2,16}$")
+STREAM_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,22 @@ class EventSpec:
     hold_minutes: int = 10
     payment_methods: Sequence[str] = field(default_factory=lambda: ["ecocash", "onemoney"])
     stream_url: str | None = None
+    watch_devices: int = 2
+    watch_until: datetime | None = None
+
+
+def _check_stream(spec: EventSpec) -> str | None:
+    """A pay-per-view event names an http(s) stream; the link a buyer gets redirects to it."""
+    if spec.stream_url is None:
+        return None
+    url = spec.stream_url.strip()
+    if not STREAM_URL.match(url) or len(url) > 2000:
+        raise InvalidInput("a stream URL starts with https:// (or http://)", field="stream_url")
+    if not 1 <= spec.watch_devices <= 20:
+        raise InvalidInput("devices per ticket is 1 to 20", field="watch_devices")
+    if spec.watch_until is not None and spec.watch_until < spec.ends_at:
+        raise InvalidInput("watching cannot close before the event ends", field="watch_until")
+    return url
 
 
 async def create_organizer(
@@ -128,6 +145,7 @@ async def create_event(
         raise InvalidInput("an event code is 2 to 16 letters or digits", field="code")
     if spec.ends_at <= spec.starts_at:
         raise InvalidInput("an event must end after it starts", field="ends_at")
+    stream_url = _check_stream(spec)
     private, public = generate_keypair()
     event = Event(
         organizer_id=spec.organizer_id,
@@ -145,7 +163,9 @@ async def create_event(
         per_order_limit=spec.per_order_limit,
         hold_minutes=spec.hold_minutes,
         payment_methods=list(spec.payment_methods),
-        stream_url=spec.stream_url,
+        stream_url=stream_url,
+        watch_devices=spec.watch_devices,
+        watch_until=spec.watch_until,
         public_key=public,
         private_key_sealed=b"",
     )

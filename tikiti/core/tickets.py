@@ -103,6 +103,7 @@ async def issue_for_order(session: AsyncSession, order: Order) -> list[IssuedTic
             tier_name=tier_names[tier_id],
             code=code,
             seat=seat,
+            watch_devices=event.watch_devices if event.stream_url else None,
         )
         await outbox.enqueue(
             session,

@@ -30,6 +30,7 @@ from tikiti.core.models.orders import (
 from tikiti.core.models.organizers import AuditEntry, Organizer, Role, User
 from tikiti.core.models.outbox import OutboxMessage, OutboxStatus
 from tikiti.core.models.tickets import CheckIn, Ticket, TicketStatus
+from tikiti.core.models.watch import WatchDevice
 
 __all__ = [
     "Agent",
@@ -67,4 +68,5 @@ __all__ = [
     "TierPrice",
     "User",
     "Venue",
+    "WatchDevice",
 ]

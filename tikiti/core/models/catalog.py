@@ -99,6 +99,7 @@ class Event(Base):
         CheckConstraint("per_order_limit BETWEEN 1 AND 100", name="per_order_limit_range"),
         CheckConstraint("hold_minutes BETWEEN 1 AND 120", name="hold_minutes_range"),
         CheckConstraint("code ~ '^[A-Z0-9]{2,16}$'", name="code_format"),
+        CheckConstraint("watch_devices BETWEEN 1 AND 20", name="watch_devices_range"),
         Index("ix_events_status_starts", "status", "starts_at"),
     )
 
@@ -124,6 +125,11 @@ class Event(Base):
     per_order_limit: Mapped[int] = mapped_column(SmallInteger, server_default=text("10"))
     hold_minutes: Mapped[int] = mapped_column(SmallInteger, server_default=text("10"))
     stream_url: Mapped[str | None] = mapped_column(Text)
+    # Pay-per-view: how many devices one ticket may watch on, and until when (replays);
+    # the window opens with the doors (or shortly before the start) and closes at watch_until,
+    # or at the end when that is not set.
+    watch_devices: Mapped[int] = mapped_column(SmallInteger, server_default=text("2"))
+    watch_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     payment_methods: Mapped[list[str]] = mapped_column(
         ARRAY(String(40)), server_default=text("'{}'::varchar[]")
     )

@@ -126,6 +126,20 @@ async def test_upgrade_seed_and_add_user_on_a_fresh_database(
             stdin="a long enough password\n",
         )
         assert unknown.returncode == 2 and "no organizer" in unknown.stderr
+        staff = ("gate", "staff", "add", "--event", "zimfest", "--gate", "B")
+        added_staff = await run(*staff, "--phone", "0771234567", "--name", "Rudo", env=env)
+        assert added_staff.returncode == 0, added_staff.stderr
+        assert "+263771234567 at gate B of ZIMFEST. PIN " in added_staff.stdout
+        again = await run(*staff, "--phone", "+263771234567", env=env)
+        assert again.returncode == 2 and "already gate staff" in again.stderr
+        bad_phone = await run(*staff, "--phone", "12", env=env)
+        assert bad_phone.returncode == 2 and "tikiti: " in bad_phone.stderr
+        listed = await run("gate", "staff", "list", "--event", "ZIMFEST", env=env)
+        staff_id = listed.stdout.split("\t")[0]
+        assert "+263771234567\tRudo" in listed.stdout
+        revoked = await run("gate", "staff", "revoke", "--id", staff_id, env=env)
+        assert revoked.returncode == 0 and f"Revoked gate staff {staff_id}" in revoked.stdout
+        assert (await run("gate", "staff", "revoke", "--id", staff_id, env=env)).returncode == 2
         database = Database(make_engine(url, pool_size=1))
         try:
             async with database.session() as session:

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from tikiti.core import buyers
+from tikiti.core import callers
 from tikiti.core.catalog import EventSummary
 from tikiti.core.db import Database
 from tikiti.core.ports import PaymentGateway
 from tikiti.core.store import Busy, Store, StoreUnavailable
-from tikiti.dialogs import paging
+from tikiti.dialogs import gate_desk, paging
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import DEFAULT, LANGUAGES, translate
 from tikiti.dialogs.machine import END_STATES, State, build_machine
@@ -78,8 +78,11 @@ class Engine:
             except (ValueError, TypeError, KeyError):
                 logger.warning("discarding an unreadable dialog session")
         async with self.db.read() as connection:
-            language = await buyers.language(connection, inbound.address)
-        return Session(language=language if language in LANGUAGES else DEFAULT), True
+            found = await callers.caller(connection, inbound.address, self.clock())
+        language = found.language
+        session = Session(language=language if language in LANGUAGES else DEFAULT)
+        gate_desk.start(session, found)
+        return session, True
 
     async def _step(self, inbound: Inbound, limits: Limits, session: Session, fresh: bool) -> Reply:
         if inbound.dedupe_key and session.last_key == inbound.dedupe_key and session.last_reply:
@@ -125,6 +128,8 @@ class Engine:
         session.page = 0
         if after == State.HOME.value:
             session.stack = []
+        elif after == State.GATE_CODE.value:
+            session.stack = [State.HOME.value]  # back from the codes is the menu, not the PIN
         elif before == State.CONFIRM.value and after == State.TIERS.value:
             session.stack = [
                 State.HOME.value,

@@ -31,6 +31,8 @@ class State(enum.StrEnum):
     TICKET = "ticket"
     RESENT = "resent"
     LANGUAGE = "language"
+    GATE_PIN = "gate_pin"
+    GATE_CODE = "gate_code"
 
 
 END_STATES = frozenset({State.PAYING, State.FAILED, State.RESENT})
@@ -54,6 +56,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     _t(State.HOME, State.EVENTS, "chose_buy"),
     _t(State.HOME, State.MY_TICKETS, "chose_tickets"),
     _t(State.HOME, State.LANGUAGE, "chose_language"),
+    _t(State.HOME, State.GATE_CODE, ["chose_gate", "gate_trusted"], after="clear_gate_answer"),
+    _t(State.HOME, State.GATE_PIN, "chose_gate"),
     _invalid(State.HOME),
     _t(State.EVENTS, State.TIERS, "picked", after="remember_event"),
     _invalid(State.EVENTS),
@@ -80,6 +84,11 @@ TRANSITIONS: list[dict[str, Any]] = [
     _invalid(State.TICKET),
     _t(State.LANGUAGE, State.HOME, "picked", after="remember_language"),
     _invalid(State.LANGUAGE),
+    # Gate staff: a registered phone, its PIN, then any number of ticket codes.
+    _t(State.GATE_PIN, State.GATE_CODE, "pin_ok"),
+    _invalid(State.GATE_PIN, "pin"),
+    _t(State.GATE_CODE, State.GATE_CODE, "code_checked"),
+    _t(State.GATE_CODE, State.HOME, after="forget_gate"),  # the post was revoked meanwhile
     *(_t(end, State.HOME) for end in (State.PAYING, State.FAILED, State.RESENT)),
 ]
 

@@ -48,15 +48,14 @@ def short_date(moment: datetime, timezone: str) -> str:
 
 
 async def home(ctx: Ctx) -> Screen:
-    return Screen(
-        ctx.t("Tikiti tickets"),
-        [
-            ("buy", ctx.t("Buy tickets")),
-            ("tickets", ctx.t("My tickets")),
-            ("language", ctx.t("Language")),
-        ],
-        navigation=False,
-    )
+    options = [
+        ("buy", ctx.t("Buy tickets")),
+        ("tickets", ctx.t("My tickets")),
+        ("language", ctx.t("Language")),
+    ]
+    if "gate" in ctx.data:  # a gate staff phone keeps its way back to the gate
+        options.append(("gate", ctx.t("Gate check-in")))
+    return Screen(ctx.t("Tikiti tickets"), options, navigation=False)
 
 
 async def on_sale(ctx: Ctx) -> list[catalog.EventSummary]:
@@ -218,6 +217,28 @@ async def language(ctx: Ctx) -> Screen:
     return Screen(ctx.t("Choose a language"), [(code, name) for code, name in LANGUAGES.items()])
 
 
+def _post(ctx: Ctx) -> dict[str, object]:
+    found = ctx.data.get("gate")
+    return found if isinstance(found, dict) else {}
+
+
+async def gate_pin(ctx: Ctx) -> Screen:
+    post = _post(ctx)
+    return Screen(
+        ctx.t(
+            "Gate {gate}, {event}. Enter your gate PIN:",
+            gate=post.get("gate", ""),
+            event=str(post.get("event_name", ""))[:40],
+        )
+    )
+
+
+async def gate_code(ctx: Ctx) -> Screen:
+    prompt = ctx.t("Gate {gate}: enter a ticket code", gate=_post(ctx).get("gate", ""))
+    last = ctx.data.get("gate_last")
+    return Screen(f"{last}\n{prompt}" if last else prompt)
+
+
 SCREENS: dict[str, Callable[[Ctx], Awaitable[Screen]]] = {
     "home": home,
     "events": events,
@@ -233,4 +254,6 @@ SCREENS: dict[str, Callable[[Ctx], Awaitable[Screen]]] = {
     "ticket": ticket,
     "resent": resent,
     "language": language,
+    "gate_pin": gate_pin,
+    "gate_code": gate_code,
 }

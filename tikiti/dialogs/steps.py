@@ -6,9 +6,10 @@ import logging
 
 from transitions.core import EventData
 
-from tikiti.core import buyers, catalog, holds, orders
+from tikiti.core import buyers, catalog, holds, orders, pins
 from tikiti.core.errors import CoreError, InvalidInput, SoldOut
 from tikiti.core.phones import is_mobile, normalize_phone
+from tikiti.dialogs import gate_desk
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import LANGUAGES
 from tikiti.dialogs.types import Followup
@@ -34,6 +35,7 @@ class Conversation:
         self.ctx = ctx
         self.checkout_result = ""
         self._tier: catalog.TierAvailability | None = None
+        self._pin: pins.Attempt | None = None
 
     # -- guards -----------------------------------------------------------------------------
     def picked(self, event: EventData) -> bool:
@@ -59,6 +61,21 @@ class Conversation:
 
     def chose_resend(self, event: EventData) -> bool:
         return _value(event) == "resend"
+
+    def chose_gate(self, event: EventData) -> bool:
+        return _value(event) == "gate" and "gate" in self.ctx.data
+
+    def gate_trusted(self, event: EventData) -> bool:
+        return self.ctx.data.get("gate_ok") is True
+
+    async def pin_ok(self, event: EventData) -> bool:
+        self._pin = await gate_desk.try_pin(self.ctx, _raw(event))
+        return self._pin is not None and self._pin.ok
+
+    async def code_checked(self, event: EventData) -> bool:
+        """Checks the code in (this guard does the work, like resend_ticket): False only when
+        the phone is no longer gate staff."""
+        return await gate_desk.check_code(self.ctx, _raw(event))
 
     async def tier_has_places(self, event: EventData) -> bool:
         tier_id = int(_value(event) or 0)
@@ -159,6 +176,17 @@ class Conversation:
 
     def reject_sold_out(self, event: EventData) -> None:
         self.ctx.session.error = self.ctx.t("Sorry, that ticket is sold out.")
+
+    def reject_pin(self, event: EventData) -> None:
+        self.ctx.session.error = gate_desk.pin_refusal(self.ctx, self._pin)
+
+    def clear_gate_answer(self, event: EventData) -> None:
+        self.ctx.data.pop("gate_last", None)
+
+    def forget_gate(self, event: EventData) -> None:
+        self.ctx.data.pop("gate", None)
+        self.ctx.data.pop("gate_ok", None)
+        self.ctx.session.error = self.ctx.t("This phone is no longer registered for a gate.")
 
     def reject_resend_too_soon(self, event: EventData) -> None:
         self.ctx.session.error = self.ctx.t("It was sent a few minutes ago. Please wait for it.")

@@ -12,7 +12,7 @@ from tikiti.core.models.catalog import (
     TierPrice,
     Venue,
 )
-from tikiti.core.models.gate import GateConflict, GateSalt, GateScan, GateToken
+from tikiti.core.models.gate import GateConflict, GateSalt, GateScan, GateStaff, GateToken
 from tikiti.core.models.ledger import LedgerEntry
 from tikiti.core.models.orders import (
     Buyer,
@@ -43,6 +43,7 @@ __all__ = [
     "GateConflict",
     "GateSalt",
     "GateScan",
+    "GateStaff",
     "GateToken",
     "Hold",
     "HoldState",

@@ -1,4 +1,4 @@
-"""Gate devices' tokens, their idempotent scan answers, offline conflicts and bundle salts."""
+"""Gate scanners' tokens and staff PINs, idempotent scan answers, offline conflicts, salts."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     LargeBinary,
+    SmallInteger,
     String,
+    Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -88,3 +91,39 @@ class GateSalt(Base):
     )
     salt: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = created_at()
+
+
+class GateStaff(Base):
+    """A gate worker without a smartphone: checks codes over USSD from a registered phone,
+    after a PIN (argon2; locked for a while after repeated wrong tries)."""
+
+    __tablename__ = "gate_staff"
+    __table_args__ = (
+        Index(
+            "uq_gate_staff_live_phone",
+            "event_id",
+            "phone",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        Index("ix_gate_staff_phone", "phone"),
+    )
+
+    id: Mapped[int] = pk()
+    organizer_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("organizers.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="CASCADE"), index=True
+    )
+    gate: Mapped[str] = mapped_column(String(40))
+    phone: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100), server_default="")
+    pin_hash: Mapped[str] = mapped_column(Text)
+    failed_pin_attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A PIN typed on this phone lets it check codes without asking again until then, so a
+    # USSD session that times out between two fans does not cost the gate another PIN.
+    trusted_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

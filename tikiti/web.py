@@ -16,6 +16,7 @@ from tikiti.channels.base import CALLBACK_TOKEN, DIALOG
 from tikiti.config import Settings
 from tikiti.conversations import Conversations
 from tikiti.core.db import Database, make_engine
+from tikiti.core.links import Links
 from tikiti.core.signing import KeyBox
 from tikiti.core.store import RedisStore
 from tikiti.dialogs.engine import Engine
@@ -28,6 +29,7 @@ from tikiti.payments.sandbox_web import OPERATOR
 from tikiti.payments.sandbox_web import add_routes as add_sandbox_routes
 from tikiti.payments.service import Payments
 from tikiti.providers import PROVIDERS
+from tikiti.senders import senders_for
 from tikiti.typedefs import DATABASE, HTTP, KEYBOX, METRICS, REDIS, SETTINGS
 
 logger = logging.getLogger(__name__)
@@ -95,7 +97,9 @@ async def _dialogs(app: web.Application) -> AsyncIterator[None]:
         default_country=settings.default_country,
         listing_ttl=settings.listing_cache_seconds,
     )
-    conversations = Conversations(engine, app[PAYMENTS])
+    senders = senders_for(settings, app[REDIS])
+    links = Links(settings.public_url, settings.secret_key)
+    conversations = Conversations(engine, app[PAYMENTS], app[DATABASE], senders, links)
     app[DIALOG] = conversations
     yield
     await conversations.close()

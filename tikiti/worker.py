@@ -11,17 +11,15 @@ from contextlib import asynccontextmanager
 import aiohttp
 from redis.asyncio import Redis
 
-from tikiti.channels.sms_africastalking import AfricasTalkingSms
-from tikiti.channels.sms_sandbox import SandboxSms
 from tikiti.config import Settings
 from tikiti.core import delivery, orders, reminders
 from tikiti.core.db import Database, make_engine
 from tikiti.core.links import Links
-from tikiti.core.ports import MessageSender
 from tikiti.core.signing import KeyBox
 from tikiti.payments.reconcile import Reconciler
 from tikiti.payments.service import Payments
 from tikiti.providers import PROVIDERS
+from tikiti.senders import senders_for
 
 logger = logging.getLogger(__name__)
 INTERVAL = 5.0
@@ -64,25 +62,6 @@ async def run(
             await _run_job(name, job)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
-
-
-def senders_for(settings: Settings, redis: Redis) -> dict[str, MessageSender]:
-    """Where each channel's messages go: Africa's Talking when configured, else the sandbox."""
-    sms: MessageSender
-    if settings.at_username and settings.at_api_key:
-        sms = AfricasTalkingSms(
-            settings.at_username,
-            settings.at_api_key,
-            sender_id=settings.at_sender_id,
-            base_url=settings.at_base_url,
-        )
-    elif settings.sandbox_enabled:
-        sms = SandboxSms(redis, settings.redis_prefix)
-    else:
-        logger.warning("no SMS provider configured: SMS messages wait in the outbox")
-        return {}
-    # USSD has no way to push a message later: its tickets go by SMS.
-    return {"sms": sms, "ussd": sms}
 
 
 @asynccontextmanager

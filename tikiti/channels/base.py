@@ -6,6 +6,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from tikiti.core.outbox import Message
 from tikiti.dialogs.types import Inbound, Limits, Reply
 
 
@@ -23,8 +24,28 @@ class Dialog(Protocol):
     def after(self, reply: Reply) -> None:
         """Start the reply's follow-ups (e.g. the payment push) once the answer is on its way."""
 
+    async def send(self, message: Message) -> bool:
+        """A chat reply: queued in the outbox (once per dedupe key, so a provider's retry sends
+        nothing twice) before the webhook is answered, then sent at once in the background;
+        the worker retries it if that send fails. False when it could not even be queued: the
+        channel answers 503 so the provider tries the webhook again."""
+
 
 DIALOG = web.AppKey("dialog", Dialog)
 
 # The secret every unsigned provider callback URL must carry as `?token=…` (empty: not required).
 CALLBACK_TOKEN = web.AppKey("callback_token", str)
+
+
+def chat_reply(channel: str, address: str, reply: Reply, message_id: str) -> Message:
+    """A dialog reply as a chat message, keyed by the inbound message it answers: a provider
+    that retries its webhook gets the same reply, queued once."""
+    return Message(
+        kind="reply",
+        channel=channel,
+        address=address,
+        language=reply.language,
+        body=reply.as_text(),
+        dedupe_key=f"reply:{channel}:{message_id}",
+        options=tuple((option.key, option.label) for option in reply.options),
+    )

@@ -1,4 +1,5 @@
-"""Africa's Talking SMS: sending through the official SDK, and delivery reports coming back."""
+"""Africa's Talking SMS: messages in (the booking dialog by keyword), replies and tickets out
+through the official SDK, and delivery reports coming back."""
 
 from __future__ import annotations
 
@@ -13,12 +14,20 @@ from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
 from aiohttp import web
 
-from tikiti.channels.base import CALLBACK_TOKEN
+from tikiti.channels.base import CALLBACK_TOKEN, DIALOG, ChannelError, chat_reply
 from tikiti.core import delivery
+from tikiti.core.errors import InvalidInput
+from tikiti.core.phones import normalize_phone
 from tikiti.core.ports import DeliveryError, Outgoing
+from tikiti.dialogs.types import Inbound, Limits
 from tikiti.typedefs import DATABASE
 
 logger = logging.getLogger(__name__)
+CHANNEL = "sms"
+# Two GSM-7 segments: a longer list pages with 98 rather than costing a third SMS.
+LIMITS = Limits(306, gsm7=True)
+MAX_TEXT = 918  # six concatenated segments; anything longer is not a person typing
+MAX_ID = 100
 ACCEPTED = {100, 101, 102}  # Processed, Sent, Queued
 PERMANENT = {403, 404, 406}  # InvalidPhoneNumber, UnsupportedNumberType, UserInBlacklist
 FINAL_OK = {"Success"}
@@ -64,10 +73,55 @@ def _accepted(answer: object) -> str:
     )
 
 
+def parse(form: Mapping[str, str]) -> Inbound:
+    """An incoming SMS as AT posts it: `from`, `to`, `text`, `date`, `id` (and `linkId`)."""
+    message_id = form.get("id", "")
+    if not message_id or len(message_id) > MAX_ID:
+        raise ChannelError("id is missing or too long")
+    text = form.get("text")
+    if text is None or len(text) > MAX_TEXT:
+        raise ChannelError("text is missing or too long")
+    try:
+        phone = normalize_phone(form.get("from", ""))
+    except InvalidInput as error:
+        raise ChannelError(str(error)) from None
+    return Inbound(
+        channel=CHANNEL,
+        address=phone,
+        session_key=phone,
+        text=text.strip(),
+        dedupe_key=f"at:{message_id}",
+        chat=True,
+    )
+
+
+def _token_ok(request: web.Request) -> bool:
+    """AT signs nothing: its callback URLs carry the secret token instead."""
+    token = request.app[CALLBACK_TOKEN]
+    return not token or hmac.compare_digest(request.query.get("token", ""), token)
+
+
+async def incoming(request: web.Request) -> web.Response:
+    if not _token_ok(request):
+        logger.warning("incoming sms refused: wrong or missing callback token")
+        return web.Response(status=403, text="forbidden")
+    form = await request.post()
+    try:
+        inbound = parse({k: v for k, v in form.items() if isinstance(v, str)})
+    except ChannelError as error:
+        logger.info("incoming sms refused: %s", error)
+        return web.Response(status=error.status, text=str(error))
+    dialog = request.app[DIALOG]
+    reply = await dialog.handle(inbound, LIMITS)
+    if not await dialog.send(chat_reply(CHANNEL, inbound.address, reply, inbound.dedupe_key or "")):
+        return web.Response(status=503, text="try again")
+    dialog.after(reply)
+    return web.Response(text="OK")
+
+
 async def delivery_report(request: web.Request) -> web.Response:
     """AT posts each report once per status change; anything we cannot match is acknowledged."""
-    token = request.app[CALLBACK_TOKEN]
-    if token and not hmac.compare_digest(request.query.get("token", ""), token):
+    if not _token_ok(request):
         return web.Response(status=403, text="forbidden")
     form = await request.post()
     message_id, status = str(form.get("id", "")), str(form.get("status", ""))
@@ -87,6 +141,7 @@ async def delivery_report(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    app.router.add_post("/channels/sms/africastalking", incoming, name="at_sms")
     app.router.add_post(
         "/channels/sms/africastalking/delivery", delivery_report, name="at_delivery"
     )

@@ -41,6 +41,21 @@ async def set_language(session: AsyncSession, phone: str, lang: str) -> None:
     )
 
 
+async def set_opted_out(session: AsyncSession, phone: str, *, out: bool, now: datetime) -> None:
+    """STOP and START: an opted-out buyer still gets the tickets they paid for, nothing else."""
+    when = now if out else None
+    await session.execute(
+        insert(Buyer)
+        .values(phone=phone, opted_out_at=when)
+        .on_conflict_do_update(index_elements=["phone"], set_={"opted_out_at": when})
+    )
+
+
+async def opted_out(reader: AsyncSession | AsyncConnection, phone: str) -> bool:
+    found = await reader.scalar(select(Buyer.opted_out_at).where(Buyer.phone == phone))
+    return found is not None
+
+
 async def upcoming_tickets(
     session: AsyncSession | AsyncConnection,
     phone: str,

@@ -12,8 +12,9 @@ import logging
 import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import String, bindparam, text, update
+from sqlalchemy import Row, String, bindparam, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,9 +40,19 @@ _LEASE = text(
                    ORDER BY next_attempt_at, id
                    LIMIT :limit FOR UPDATE SKIP LOCKED)
     RETURNING id, channel, address, body, media_url, attempts, ticket_id,
-              (SELECT version FROM tickets WHERE tickets.id = outbox.ticket_id)
+              (SELECT version FROM tickets WHERE tickets.id = outbox.ticket_id), options
     """
 ).bindparams(bindparam("channels", type_=ARRAY(String)))
+
+# One message, leased as the batch lease would: a conversation's reply is sent at once.
+_LEASE_ONE = text(
+    """
+    UPDATE outbox SET lease_until = :until, attempts = attempts + 1
+     WHERE id = :id AND status = 'pending' AND (lease_until IS NULL OR lease_until < :now)
+    RETURNING id, channel, address, body, media_url, attempts, ticket_id,
+              (SELECT version FROM tickets WHERE tickets.id = outbox.ticket_id), options
+    """
+)
 
 # A delivery report is final: once delivered, a late or repeated report changes nothing.
 _REPORT = text(
@@ -73,7 +84,21 @@ async def lease(
         _LEASE,
         {"now": now, "until": now + LEASE, "limit": limit, "channels": list(channels)},
     )
-    return [Outgoing(*row) for row in rows]
+    return [_outgoing(row) for row in rows]
+
+
+def _outgoing(row: Row[Any]) -> Outgoing:
+    return Outgoing(
+        id=row.id,
+        channel=row.channel,
+        address=row.address,
+        body=row.body,
+        media_url=row.media_url,
+        attempts=row.attempts,
+        ticket_id=row.ticket_id,
+        ticket_version=row.version,
+        options=tuple((str(key), str(label)) for key, label in row.options or ()),
+    )
 
 
 async def sent(session: AsyncSession, message_id: int, provider_message_id: str) -> None:
@@ -146,6 +171,22 @@ async def deliver_batch(
 
     await asyncio.gather(*(one(m) for m in batch))
     return len(batch)
+
+
+async def deliver_one(
+    db: Database, senders: Mapping[str, MessageSender], links: Links, message_id: int
+) -> bool:
+    """Send one queued message now (a reply someone is waiting for); False if another worker
+    holds it or it was already sent. A failure is recorded as the batch would: retried later."""
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        row = (
+            await session.execute(_LEASE_ONE, {"id": message_id, "now": now, "until": now + LEASE})
+        ).one_or_none()
+    if row is None:
+        return False
+    await _deliver(db, senders, links.render(_outgoing(row)), None)
+    return True
 
 
 async def _deliver(

@@ -35,6 +35,7 @@ class Outgoing:
     attempts: int
     ticket_id: int | None = None
     ticket_version: int | None = None  # the ticket's version now, for links to it
+    options: tuple[tuple[str, str], ...] = ()  # a reply's choices, for chat buttons
 
 
 class DeliveryError(Exception):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +16,7 @@ from tikiti.core.catalog import EventSummary
 from tikiti.core.db import Database
 from tikiti.core.ports import PaymentGateway
 from tikiti.core.store import Busy, Store, StoreUnavailable
-from tikiti.dialogs import gate_desk, paging
+from tikiti.dialogs import gate_desk, keywords, paging
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import DEFAULT, LANGUAGES, translate
 from tikiti.dialogs.machine import END_STATES, State, build_machine
@@ -86,20 +88,28 @@ class Engine:
 
     async def _step(self, inbound: Inbound, limits: Limits, session: Session, fresh: bool) -> Reply:
         if inbound.dedupe_key and session.last_key == inbound.dedupe_key and session.last_reply:
-            return _reply_from(session.last_reply)  # a resent request: same answer, no second step
+            # a resent request: the same answer, and no second step
+            return replace(_reply_from(session.last_reply), language=session.language)
         ctx = Ctx(
             session, inbound, self.db, self.payments, self.clock(), self.default_country,
             listing=self.listing, listing_ttl=self.listing_ttl,
         )  # fmt: skip
-        if not fresh:
+        command = keywords.parse(inbound.text) if inbound.chat else None
+        if command is not None:
+            await keywords.apply(ctx, command)
+        elif _stale(inbound, session):
+            session.error = ctx.t("That menu has changed. Please choose again.")
+        elif not fresh:
             await self._advance(ctx, inbound.text.strip())
         reply = await self._render(ctx, limits)
+        reply = replace(reply, screen=_fingerprint(session.state, reply))
         session.last_key = inbound.dedupe_key
         session.last_reply = {
             "text": reply.text,
             "options": [{"key": o.key, "label": o.label} for o in reply.options],
             "navigation": reply.navigation,
             "end": reply.end,
+            "screen": reply.screen,
         }
         return reply
 
@@ -159,7 +169,12 @@ class Engine:
         options = tuple(Option(str(n + 1), labels[i]) for n, i in enumerate(shown))
         room = limits.body - len(Reply("", options, nav).as_text()) - 1
         return Reply(
-            _fit(session.error, body, room), options, nav, screen.end, tuple(ctx.followups)
+            _fit(session.error, body, room),
+            options,
+            nav,
+            screen.end,
+            tuple(ctx.followups),
+            session.language,
         )
 
 
@@ -183,5 +198,20 @@ def _busy() -> Reply:
 def _reply_from(saved: dict[str, Any]) -> Reply:
     options = tuple(Option(str(o["key"]), str(o["label"])) for o in saved.get("options", ()))
     return Reply(
-        str(saved["text"]), options, str(saved.get("navigation", "")), bool(saved.get("end"))
+        str(saved["text"]),
+        options,
+        str(saved.get("navigation", "")),
+        bool(saved.get("end")),
+        screen=str(saved.get("screen", "")),
     )
+
+
+def _fingerprint(state: str, reply: Reply) -> str:
+    return hashlib.blake2s(f"{state}\n{reply.as_text()}".encode(), digest_size=4).hexdigest()
+
+
+def _stale(inbound: Inbound, session: Session) -> bool:
+    """A button from an older message: its screen is not the one the session shows now."""
+    if inbound.screen is None or session.last_reply is None:
+        return False
+    return inbound.screen != session.last_reply.get("screen")

@@ -33,9 +33,12 @@ class State(enum.StrEnum):
     LANGUAGE = "language"
     GATE_PIN = "gate_pin"
     GATE_CODE = "gate_code"
+    NOTICE = "notice"  # a chat keyword's one-off answer (HELP, STOP)
 
 
-END_STATES = frozenset({State.PAYING, State.FAILED, State.RESENT})
+END_STATES = frozenset({State.PAYING, State.FAILED, State.RESENT, State.NOTICE})
+# Entered only by a chat keyword's jump (dialogs/keywords.py), never by a transition.
+JUMP_ONLY = frozenset({State.NOTICE})
 
 
 def _t(
@@ -89,7 +92,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     _invalid(State.GATE_PIN, "pin"),
     _t(State.GATE_CODE, State.GATE_CODE, "code_checked"),
     _t(State.GATE_CODE, State.HOME, after="forget_gate"),  # the post was revoked meanwhile
-    *(_t(end, State.HOME) for end in (State.PAYING, State.FAILED, State.RESENT)),
+    *(_t(end, State.HOME) for end in (State.PAYING, State.FAILED, State.RESENT, State.NOTICE)),
 ]
 
 

@@ -239,6 +239,10 @@ async def gate_code(ctx: Ctx) -> Screen:
     return Screen(f"{last}\n{prompt}" if last else prompt)
 
 
+async def notice(ctx: Ctx) -> Screen:
+    return Screen(str(ctx.data.get("notice", "")), end=True, navigation=False)
+
+
 SCREENS: dict[str, Callable[[Ctx], Awaitable[Screen]]] = {
     "home": home,
     "events": events,
@@ -256,4 +260,5 @@ SCREENS: dict[str, Callable[[Ctx], Awaitable[Screen]]] = {
     "language": language,
     "gate_pin": gate_pin,
     "gate_code": gate_code,
+    "notice": notice,
 }

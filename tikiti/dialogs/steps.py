@@ -114,7 +114,9 @@ class Conversation:
 
     # -- actions ----------------------------------------------------------------------------
     async def remember_event(self, event: EventData) -> None:
-        event_id = int(_value(event) or 0)
+        await self.choose_event(int(_value(event) or 0))
+
+    async def choose_event(self, event_id: int) -> None:
         async with self.ctx.db.read() as connection:
             facts = await catalog.event_facts(connection, event_id)
         if facts is None:
@@ -130,6 +132,10 @@ class Conversation:
 
     def remember_tier(self, event: EventData) -> None:
         assert self._tier is not None
+        self.choose_tier(self._tier)
+
+    def choose_tier(self, tier: catalog.TierAvailability) -> None:
+        self._tier = tier
         currency = str(self.ctx.data["currency"])
         price = self._tier.prices.get(currency) or next(iter(self._tier.prices.values()))
         self.ctx.data.update(

@@ -13,6 +13,10 @@ class Inbound:
     text: str  # the newest input only
     dedupe_key: str | None = None  # the same key twice is a resent request, answered the same
     new_session: bool = False  # a USSD dial: start at home whatever was there before
+    chat: bool = False  # SMS, WhatsApp, Telegram: keywords apply; replies go as messages
+    # The screen a button press answers (Reply.screen of the message whose button it was):
+    # a tap on an old message's button must not act on whatever screen is current now.
+    screen: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,8 @@ class Reply:
     navigation: str = ""  # e.g. "0 Back 00 Home 98 More", already translated
     end: bool = False
     followups: tuple[Followup, ...] = field(default_factory=tuple)
+    language: str = "en"  # the conversation's, for a reply sent as a message
+    screen: str = ""  # a short fingerprint of this screen, for buttons to name (Inbound.screen)
 
     def as_text(self) -> str:
         """The numbered-text form every text channel shows (USSD, SMS, WhatsApp)."""

@@ -17,6 +17,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tikiti.core.models.base import Base, created_at, pk
@@ -49,6 +50,9 @@ class OutboxMessage(Base):
     language: Mapped[str] = mapped_column(String(5))
     body: Mapped[str] = mapped_column(Text)
     media_url: Mapped[str | None] = mapped_column(Text)
+    # A dialog reply's choices as [[key, label], …]: chat apps show them as buttons; text
+    # channels already carry them numbered in the body.
+    options: Mapped[list[list[str]] | None] = mapped_column(JSONB)
     dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     order_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), index=True

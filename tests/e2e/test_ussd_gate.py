@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.e2e.conftest import Live
+from tests.e2e.test_sms_keywords import Texter
 from tests.e2e.ussd import Handset
 from tests.factories import World, make_world, phone
 from tests.integration.test_settlement import hold_and_request, settle
@@ -159,3 +160,17 @@ async def test_codes_before_the_gates_open_are_refused(
     await steward.dial()
     await steward.send(pin)
     assert "NOT YET: gates admit from" in await steward.send(code)
+
+
+async def test_a_steward_can_check_codes_by_sms_too(
+    live: Live, db: Database, keybox: KeyBox
+) -> None:
+    world = await make_world(db, keybox, starts_in=timedelta(hours=2))
+    (code,) = await _sold(db, world, 604, quantity=1)
+    number = _staff_phone()
+    _, pin = await _staff(db, world, number, gate="North")
+    steward = Texter(live, number)
+    assert "Enter your gate PIN" in await steward.send("hello")
+    assert "Gate North: enter a ticket code" in await steward.send(pin)
+    assert "VALID" in await steward.send(code)
+    assert "ALREADY USED" in await steward.send(code) and "GATE North" in steward.replies[-1]

@@ -16,7 +16,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
-from tikiti import cli_gate, cli_payments, phone, schema, worker
+from tikiti import cli_agents, cli_gate, cli_payments, phone, schema, worker
 from tikiti.config import Settings, SettingsError, load_settings
 from tikiti.core import demo_data, users
 from tikiti.core.db import Database, make_engine
@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     cli_payments.add_parser(commands)
     cli_gate.add_parser(commands)
+    cli_agents.add_parser(commands)
     dialog = commands.add_parser("dialog", help="the booking dialog")
     dialog.add_subparsers(dest="dialog_command", required=True).add_parser(
         "diagram", help="print docs/dialog.md (a Mermaid diagram of the machine)"
@@ -167,6 +168,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(cli_payments.run(settings, args))
     elif args.command == "gate":
         return asyncio.run(cli_gate.run(settings, args))
+    elif args.command == "agent":
+        return asyncio.run(cli_agents.run(settings, args))
     elif args.command == "user":
         asyncio.run(_add_user(settings, args, _read_password(args.password_stdin)))
     return 0

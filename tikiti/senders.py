@@ -30,5 +30,6 @@ def senders_for(settings: Settings, redis: Redis) -> dict[str, MessageSender]:
     else:
         logger.warning("no SMS provider configured: SMS messages wait in the outbox")
         return {}
-    # USSD has no way to push a message later: its tickets go by SMS.
-    return {"sms": sms, "ussd": sms}
+    # USSD has no way to push a message later, and an agent's buyer may have written to us
+    # on no channel at all: their tickets go by SMS.
+    return {"sms": sms, "ussd": sms, "agent": sms}

@@ -9,20 +9,23 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from tikiti.core.agents import AgentPost
 from tikiti.core.gate_staff import Post
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """A phone's remembered language (None: never chosen) and its gate post, if any."""
+    """A phone's remembered language (None: never chosen), its gate post and agent record."""
 
     language: str | None
     post: Post | None
+    agent: AgentPost | None = None
 
 
 _CALLER = text(
     """
-    SELECT b.language, s.id, s.event_id, s.name, s.gate, s.timezone, s.trusted
+    SELECT b.language, s.id, s.event_id, s.name, s.gate, s.timezone, s.trusted,
+           a.id AS agent_id, a.name AS agent_name, a.currency, a.must_change_pin, a.timezone
       FROM (SELECT 1) AS one
       LEFT JOIN buyers b ON b.phone = :phone
       LEFT JOIN LATERAL (
@@ -32,14 +35,23 @@ _CALLER = text(
              WHERE g.phone = :phone AND g.revoked_at IS NULL
                AND e.ends_at > :now AND e.status IN ('on_sale', 'sales_closed')
              ORDER BY e.starts_at LIMIT 1) AS s ON true
+      LEFT JOIN LATERAL (
+            SELECT g.id, g.name, g.currency, g.must_change_pin, o.timezone
+              FROM agents g JOIN organizers o ON o.id = g.organizer_id
+             WHERE g.phone = :phone AND g.active ORDER BY g.id LIMIT 1) AS a ON true
     """
 )
 
 
 async def caller(reader: AsyncSession | AsyncConnection, phone: str, now: datetime) -> Caller:
     row = (await reader.execute(_CALLER, {"phone": phone, "now": now})).one()
-    language, staff_id, event_id, event_name, gate_name, timezone, trusted = row
-    if staff_id is None:
-        return Caller(language, None)
-    post = Post(staff_id, event_id, event_name, gate_name, timezone, bool(trusted))
-    return Caller(language, post)
+    language, staff_id, event_id, event_name, gate_name, timezone, trusted = row[:7]
+    post = None
+    if staff_id is not None:
+        post = Post(staff_id, event_id, event_name, gate_name, timezone, bool(trusted))
+    agent = None
+    if row.agent_id is not None:
+        agent = AgentPost(
+            row.agent_id, row.agent_name, row.currency, row.must_change_pin, row.timezone
+        )
+    return Caller(language, post, agent)

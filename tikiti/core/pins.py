@@ -7,6 +7,7 @@ is that the only place it can be tried is our menu, which locks after a few wron
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,14 @@ def new_pin() -> str:
 
 def looks_like_pin(text: str) -> bool:
     return text.isascii() and text.isdigit() and MIN_DIGITS <= len(text) <= MAX_DIGITS
+
+
+def strong_enough(pin: str) -> bool:
+    """A PIN people choose themselves: not one digit repeated, not a run like 1234 or 9876."""
+    if not looks_like_pin(pin) or len(set(pin)) == 1:
+        return False
+    steps = {int(b) - int(a) for a, b in itertools.pairwise(pin)}
+    return not (len(steps) == 1 and steps <= {1, -1})
 
 
 def hash_pin(pin: str) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tikiti.core import notices, outbox
-from tikiti.core.codes import new_code
+from tikiti.core.codes import InvalidCode, new_code, parse
 from tikiti.core.errors import NotFound
 from tikiti.core.models import Event, Order, Ticket, TicketStatus, Tier
 from tikiti.core.signing import KeyBox, TicketClaim, sign_claim
@@ -120,6 +121,50 @@ async def issue_for_order(session: AsyncSession, order: Order) -> list[IssuedTic
             ),
         )
     return issued
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    event_name: str
+    tier: str
+    status: str
+    checked_in_at: datetime | None
+    gate: str | None
+    timezone: str
+
+
+async def describe(session: AsyncSession, organizer_id: int, code: str) -> TicketFacts | None:
+    """What a code is, for people who sell (never a check-in); only the organizer's own."""
+    try:
+        normalized = parse(code)
+    except InvalidCode:
+        return None
+    row = (
+        await session.execute(
+            select(
+                Event.name,
+                Tier.name,
+                Ticket.status,
+                Ticket.checked_in_at,
+                Ticket.checked_in_gate,
+                Event.timezone,
+            )
+            .join(Event, Event.id == Ticket.event_id)
+            .join(Tier, Tier.id == Ticket.tier_id)
+            .where(Ticket.code == normalized, Event.organizer_id == organizer_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    name, tier, status, at, gate, timezone = row
+    return TicketFacts(name, tier, status.value, at, gate, timezone)
+
+
+async def codes_of(session: AsyncSession, order_id: int) -> list[str]:
+    found = await session.scalars(
+        select(Ticket.code).where(Ticket.order_id == order_id).order_by(Ticket.id)
+    )
+    return list(found)
 
 
 async def qr_payload(session: AsyncSession, keybox: KeyBox, ticket_id: int) -> str:

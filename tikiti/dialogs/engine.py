@@ -16,7 +16,7 @@ from tikiti.core.catalog import EventSummary
 from tikiti.core.db import Database
 from tikiti.core.ports import PaymentGateway
 from tikiti.core.store import Busy, Store, StoreUnavailable
-from tikiti.dialogs import gate_desk, keywords, paging
+from tikiti.dialogs import agent_desk, gate_desk, keywords, paging
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import DEFAULT, LANGUAGES, translate
 from tikiti.dialogs.machine import END_STATES, State, build_machine
@@ -84,6 +84,7 @@ class Engine:
         language = found.language
         session = Session(language=language if language in LANGUAGES else DEFAULT)
         gate_desk.start(session, found)
+        agent_desk.start(session, found)
         return session, True
 
     async def _step(self, inbound: Inbound, limits: Limits, session: Session, fresh: bool) -> Reply:
@@ -116,10 +117,12 @@ class Engine:
     async def _advance(self, ctx: Ctx, token: str) -> None:
         session = ctx.session
         session.error = ""
+        home = str(session.data.get("home", State.HOME.value))  # an agent's is their menu
         if session.state in END_STATES or token == HOME:
-            session.state, session.stack, session.page = State.HOME.value, [], 0
+            session.state, session.stack, session.page = home, [], 0
+            session.data.pop("agent_sale", None)  # a sale starts again from "Sell tickets"
         elif token == BACK:
-            session.state = session.stack.pop() if session.stack else State.HOME.value
+            session.state = session.stack.pop() if session.stack else home
             session.page = 0
         elif token == MORE and session.more:
             session.page += 1
@@ -136,7 +139,7 @@ class Engine:
         if after == before:
             return
         session.page = 0
-        if after == State.HOME.value:
+        if after in (State.HOME.value, State.AGENT_HOME.value):
             session.stack = []
         elif after == State.GATE_CODE.value:
             session.stack = [State.HOME.value]  # back from the codes is the menu, not the PIN

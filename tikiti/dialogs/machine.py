@@ -34,9 +34,20 @@ class State(enum.StrEnum):
     GATE_PIN = "gate_pin"
     GATE_CODE = "gate_code"
     NOTICE = "notice"  # a chat keyword's one-off answer (HELP, STOP)
+    AGENT_PIN = "agent_pin"
+    AGENT_NEW_PIN = "agent_new_pin"
+    AGENT_REPEAT_PIN = "agent_repeat_pin"
+    AGENT_HOME = "agent_home"
+    AGENT_BUYER = "agent_buyer"
+    AGENT_CONFIRM = "agent_confirm"
+    AGENT_SOLD = "agent_sold"
+    AGENT_BALANCE = "agent_balance"
+    AGENT_TODAY = "agent_today"
+    AGENT_VERIFY = "agent_verify"
+    AGENT_HISTORY = "agent_history"
 
 
-END_STATES = frozenset({State.PAYING, State.FAILED, State.RESENT, State.NOTICE})
+END_STATES = frozenset({State.PAYING, State.FAILED, State.RESENT, State.NOTICE, State.AGENT_SOLD})
 # Entered only by a chat keyword's jump (dialogs/keywords.py), never by a transition.
 JUMP_ONLY = frozenset({State.NOTICE})
 
@@ -61,12 +72,20 @@ TRANSITIONS: list[dict[str, Any]] = [
     _t(State.HOME, State.LANGUAGE, "chose_language"),
     _t(State.HOME, State.GATE_CODE, ["chose_gate", "gate_trusted"], after="clear_gate_answer"),
     _t(State.HOME, State.GATE_PIN, "chose_gate"),
+    _t(State.HOME, State.AGENT_HOME, ["chose_agent", "agent_trusted"], after="enter_agent_home"),
+    _t(State.HOME, State.AGENT_PIN, "chose_agent"),
     _invalid(State.HOME),
     _t(State.EVENTS, State.TIERS, "picked", after="remember_event"),
     _invalid(State.EVENTS),
     _t(State.TIERS, State.QUANTITY, ["picked", "tier_has_places"], after="remember_tier"),
     _t(State.TIERS, State.TIERS, "picked", after="reject_sold_out"),
     _invalid(State.TIERS),
+    _t(
+        State.QUANTITY,
+        State.AGENT_BUYER,
+        ["valid_quantity", "agent_selling"],
+        after="remember_quantity",
+    ),
     _t(State.QUANTITY, State.PAYER, "valid_quantity", after="remember_quantity"),
     _invalid(State.QUANTITY, "quantity"),
     _t(State.PAYER, State.METHOD, "chose_self", after="remember_own_number"),
@@ -92,7 +111,28 @@ TRANSITIONS: list[dict[str, Any]] = [
     _invalid(State.GATE_PIN, "pin"),
     _t(State.GATE_CODE, State.GATE_CODE, "code_checked"),
     _t(State.GATE_CODE, State.HOME, after="forget_gate"),  # the post was revoked meanwhile
-    *(_t(end, State.HOME) for end in (State.PAYING, State.FAILED, State.RESENT, State.NOTICE)),
+    # Agents: a PIN (their own after the first), then selling for cash from the float.
+    _t(State.AGENT_PIN, State.AGENT_NEW_PIN, ["agent_pin_ok", "must_change_pin"]),
+    _t(State.AGENT_PIN, State.AGENT_HOME, "agent_pin_ok", after="enter_agent_home"),
+    _invalid(State.AGENT_PIN, "agent_pin"),
+    _t(State.AGENT_NEW_PIN, State.AGENT_REPEAT_PIN, "valid_new_pin", after="remember_new_pin"),
+    _invalid(State.AGENT_NEW_PIN, "new_pin"),
+    _t(State.AGENT_REPEAT_PIN, State.AGENT_HOME, "same_new_pin", after="save_new_pin"),
+    _t(State.AGENT_REPEAT_PIN, State.AGENT_NEW_PIN, after="reject_pin_mismatch"),
+    _t(State.AGENT_HOME, State.EVENTS, "chose_sell", after="start_agent_sale"),
+    _t(State.AGENT_HOME, State.AGENT_BALANCE, "chose_balance"),
+    _t(State.AGENT_HOME, State.AGENT_TODAY, "chose_today"),
+    _t(State.AGENT_HOME, State.AGENT_VERIFY, "chose_verify", after="clear_verified"),
+    _t(State.AGENT_HOME, State.AGENT_HISTORY, "chose_history"),
+    _t(State.AGENT_HOME, State.HOME, "chose_buy", after="leave_agent_menu"),
+    _invalid(State.AGENT_HOME),
+    _t(State.AGENT_BUYER, State.AGENT_CONFIRM, "valid_phone", after="remember_buyer"),
+    _invalid(State.AGENT_BUYER, "phone"),
+    _t(State.AGENT_CONFIRM, State.AGENT_SOLD, "agent_sold"),
+    _invalid(State.AGENT_CONFIRM, "agent_sale"),
+    _t(State.AGENT_VERIFY, State.AGENT_VERIFY, "code_looked_up"),
+    *(_invalid(s) for s in (State.AGENT_BALANCE, State.AGENT_TODAY, State.AGENT_HISTORY)),
+    *(_t(end, State.HOME) for end in sorted(END_STATES)),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from transitions.core import EventData
@@ -9,7 +10,7 @@ from transitions.core import EventData
 from tikiti.core import buyers, catalog, holds, orders, pins
 from tikiti.core.errors import CoreError, InvalidInput, SoldOut
 from tikiti.core.phones import is_mobile, normalize_phone
-from tikiti.dialogs import gate_desk
+from tikiti.dialogs import agent_desk, gate_desk
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import LANGUAGES
 from tikiti.dialogs.types import Followup
@@ -36,6 +37,9 @@ class Conversation:
         self.checkout_result = ""
         self._tier: catalog.TierAvailability | None = None
         self._pin: pins.Attempt | None = None
+        self._agent_pin: pins.Attempt | None = None
+        self._agent_pin_tried = False
+        self._sale_refusal: str | None = None
 
     # -- guards -----------------------------------------------------------------------------
     def picked(self, event: EventData) -> bool:
@@ -71,6 +75,56 @@ class Conversation:
     async def pin_ok(self, event: EventData) -> bool:
         self._pin = await gate_desk.try_pin(self.ctx, _raw(event))
         return self._pin is not None and self._pin.ok
+
+    def chose_agent(self, event: EventData) -> bool:
+        return _value(event) == "agent" and "agent" in self.ctx.data
+
+    def agent_trusted(self, event: EventData) -> bool:
+        return self.ctx.data.get("agent_ok") is True
+
+    async def agent_pin_ok(self, event: EventData) -> bool:
+        """Checked once per step however many transitions ask (the answer is kept)."""
+        if not self._agent_pin_tried:
+            self._agent_pin_tried = True
+            self._agent_pin = await agent_desk.try_pin(self.ctx, _raw(event))
+        return self._agent_pin is not None and self._agent_pin.ok
+
+    def must_change_pin(self, event: EventData) -> bool:
+        return bool(agent_desk.record(self.ctx).get("must_change_pin"))
+
+    def valid_new_pin(self, event: EventData) -> bool:
+        return pins.strong_enough(_raw(event))
+
+    def same_new_pin(self, event: EventData) -> bool:
+        return self.ctx.data.get("new_pin") == self._pin_digest(_raw(event))
+
+    def agent_selling(self, event: EventData) -> bool:
+        return self.ctx.data.get("agent_sale") is True
+
+    def chose_sell(self, event: EventData) -> bool:
+        return _value(event) == "sell"
+
+    def chose_balance(self, event: EventData) -> bool:
+        return _value(event) == "balance"
+
+    def chose_today(self, event: EventData) -> bool:
+        return _value(event) == "today"
+
+    def chose_verify(self, event: EventData) -> bool:
+        return _value(event) == "verify"
+
+    def chose_history(self, event: EventData) -> bool:
+        return _value(event) == "history"
+
+    async def agent_sold(self, event: EventData) -> bool:
+        """The sale itself, behind the PIN typed to confirm it (like resend_ticket, a guard
+        that does the work: the transition is taken only when it happened)."""
+        self._sale_refusal = await agent_desk.sell(self.ctx, _raw(event))
+        return self._sale_refusal is None
+
+    async def code_looked_up(self, event: EventData) -> bool:
+        await agent_desk.verify(self.ctx, _raw(event))
+        return True
 
     async def code_checked(self, event: EventData) -> bool:
         """Checks the code in (this guard does the work, like resend_ticket): False only when
@@ -129,6 +183,8 @@ class Conversation:
             per_order_limit=facts.per_order_limit,
             methods=facts.payment_methods,
         )
+        if self.ctx.data.get("agent_sale"):  # an agent sells in their float's currency
+            self.ctx.data["currency"] = agent_desk.record(self.ctx)["currency"]
 
     def remember_tier(self, event: EventData) -> None:
         assert self._tier is not None
@@ -185,6 +241,49 @@ class Conversation:
 
     def reject_pin(self, event: EventData) -> None:
         self.ctx.session.error = gate_desk.pin_refusal(self.ctx, self._pin)
+
+    def enter_agent_home(self, event: EventData) -> None:
+        agent_desk.enter_home(self.ctx)
+
+    def reject_agent_pin(self, event: EventData) -> None:
+        self.ctx.session.error = agent_desk.pin_refusal(self.ctx, self._agent_pin)
+
+    def remember_new_pin(self, event: EventData) -> None:
+        self.ctx.data["new_pin"] = self._pin_digest(_raw(event))
+
+    def reject_new_pin(self, event: EventData) -> None:
+        self.ctx.session.error = self.ctx.t("Choose 4 to 8 digits, not 1111 or 1234.")
+
+    async def save_new_pin(self, event: EventData) -> None:
+        self.ctx.data.pop("new_pin", None)
+        await agent_desk.save_pin(self.ctx, _raw(event))
+        agent_desk.enter_home(self.ctx)
+
+    def reject_pin_mismatch(self, event: EventData) -> None:
+        self.ctx.data.pop("new_pin", None)
+        self.ctx.session.error = self.ctx.t("The two PINs were different. Choose again.")
+
+    def start_agent_sale(self, event: EventData) -> None:
+        self.ctx.data["agent_sale"] = True
+
+    def leave_agent_menu(self, event: EventData) -> None:
+        self.ctx.data.pop("agent_sale", None)
+        self.ctx.data.pop("home", None)
+
+    def remember_buyer(self, event: EventData) -> None:
+        country = str(self.ctx.data.get("country", self.ctx.default_country))
+        self.ctx.data["buyer"] = normalize_phone(_raw(event), country)
+
+    def reject_agent_sale(self, event: EventData) -> None:
+        self.ctx.session.error = self._sale_refusal or self.ctx.t("Please try again.")
+
+    def clear_verified(self, event: EventData) -> None:
+        self.ctx.data.pop("agent_verified", None)
+
+    def _pin_digest(self, pin: str) -> str:
+        """The new PIN waits between two screens only as a digest tied to this session."""
+        salt = f"{self.ctx.inbound.channel}:{self.ctx.inbound.session_key}"
+        return hashlib.sha256(f"{salt}:{pin}".encode()).hexdigest()
 
     def clear_gate_answer(self, event: EventData) -> None:
         self.ctx.data.pop("gate_last", None)

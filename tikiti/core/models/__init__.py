@@ -1,6 +1,6 @@
 """SQLAlchemy models: the schema, declared once; Alembic migrations follow it."""
 
-from tikiti.core.models.agents import Agent
+from tikiti.core.models.agents import Agent, AgentRate
 from tikiti.core.models.base import Base
 from tikiti.core.models.catalog import (
     Event,
@@ -34,6 +34,7 @@ from tikiti.core.models.watch import WatchDevice
 
 __all__ = [
     "Agent",
+    "AgentRate",
     "AuditEntry",
     "Base",
     "Buyer",

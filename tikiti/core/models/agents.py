@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -47,3 +48,30 @@ class Agent(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     created_at: Mapped[datetime] = created_at()
+
+
+class AgentRate(Base):
+    """A commission rate for one agent on one event (or one tier of it), overriding the
+    agent's own rate: organizers pay more for the match that is hard to sell."""
+
+    __tablename__ = "agent_rates"
+    __table_args__ = (
+        Index(
+            "uq_agent_rates_scope",
+            "agent_id",
+            "event_id",
+            text("coalesce(tier_id, 0)"),
+            unique=True,
+        ),
+        CheckConstraint("commission_bps BETWEEN 0 AND 10000", name="commission_range"),
+    )
+
+    id: Mapped[int] = pk()
+    agent_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("agents.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id", ondelete="CASCADE"))
+    tier_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("tiers.id", ondelete="CASCADE")
+    )
+    commission_bps: Mapped[int] = mapped_column(Integer)

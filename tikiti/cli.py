@@ -16,7 +16,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
-from tikiti import cli_agents, cli_gate, cli_payments, phone, schema, worker
+from tikiti import cli_agents, cli_gate, cli_payments, cli_telegram, phone, schema, worker
 from tikiti.config import Settings, SettingsError, load_settings
 from tikiti.core import demo_data, users
 from tikiti.core.db import Database, make_engine
@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_payments.add_parser(commands)
     cli_gate.add_parser(commands)
     cli_agents.add_parser(commands)
+    cli_telegram.add_parser(commands)
     dialog = commands.add_parser("dialog", help="the booking dialog")
     dialog.add_subparsers(dest="dialog_command", required=True).add_parser(
         "diagram", help="print docs/dialog.md (a Mermaid diagram of the machine)"
@@ -170,6 +171,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(cli_gate.run(settings, args))
     elif args.command == "agent":
         return asyncio.run(cli_agents.run(settings, args))
+    elif args.command == "telegram":
+        return asyncio.run(cli_telegram.run(settings, args))
     elif args.command == "user":
         asyncio.run(_add_user(settings, args, _read_password(args.password_stdin)))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -16,6 +17,28 @@ MIN_SECRET_LENGTH = 32
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    """One Twilio account carrying SMS, WhatsApp or both; absent when not configured."""
+
+    account_sid: str
+    auth_token: str = field(repr=False)
+    sms_from: str = ""  # +E.164 number, or a Messaging Service SID (MG…); empty: no Twilio SMS
+    whatsapp_from: str = ""  # whatsapp:+E.164; empty: no WhatsApp
+    whatsapp_template: str = ""  # Content SID (HX…) sent outside the 24-hour window
+    webhook_secret: str = field(default="", repr=False)  # a SharedKey's, if webhooks use one
+    base_url: str = ""  # empty: Twilio's own API; tests point it at a fake
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """One Telegram bot; absent when not configured (no webhook route, no sender)."""
+
+    token: str = field(repr=False)
+    secret: str = field(repr=False)  # Telegram echoes it in X-Telegram-Bot-Api-Secret-Token
+    base_url: str = ""  # empty: https://api.telegram.org/bot; tests point it at a fake
 
 
 @dataclass(frozen=True)
@@ -38,6 +61,8 @@ class Settings:
     at_api_key: str = field(default="", repr=False)
     at_sender_id: str = ""
     at_base_url: str = ""  # empty: the SDK's own (production, or sandbox for username "sandbox")
+    twilio: TwilioSettings | None = None
+    telegram: TelegramSettings | None = None
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -131,6 +156,82 @@ def _callback_token(env: Mapping[str, str], environment: Environment) -> str:
     return token
 
 
+_TWILIO_SHAPES = {
+    "TIKITI_TWILIO_ACCOUNT_SID": (r"AC[0-9a-fA-F]{32}", "an Account SID: AC and 32 hex digits"),
+    "TIKITI_TWILIO_SMS_FROM": (
+        r"\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32}",
+        "a +E.164 number or a Messaging Service SID (MG…)",
+    ),
+    "TIKITI_TWILIO_WHATSAPP_FROM": (r"whatsapp:\+[1-9]\d{6,14}", "whatsapp:+E.164"),
+    "TIKITI_TWILIO_WHATSAPP_TEMPLATE": (
+        r"HX[0-9a-fA-F]{32}",
+        "a Content SID: HX and 32 hex digits",
+    ),
+}
+
+
+def _shaped(name: str, value: str) -> str:
+    pattern, shape = _TWILIO_SHAPES[name]
+    if value and not re.fullmatch(pattern, value):
+        raise SettingsError(f"{name} must be {shape}")
+    return value
+
+
+def _twilio(env: Mapping[str, str]) -> TwilioSettings | None:
+    """None when no TIKITI_TWILIO_* is set: then no Twilio route or sender exists at all."""
+    values = {k: v.strip() for k, v in env.items() if k.startswith("TIKITI_TWILIO_") and v.strip()}
+    if not values:
+        return None
+    whatsapp_from = values.get("TIKITI_TWILIO_WHATSAPP_FROM", "")
+    if whatsapp_from.startswith("+"):  # the number alone is clear enough
+        values["TIKITI_TWILIO_WHATSAPP_FROM"] = "whatsapp:" + whatsapp_from
+    for name in _TWILIO_SHAPES:
+        _shaped(name, values.get(name, ""))
+    twilio = TwilioSettings(
+        account_sid=_required(values, "TIKITI_TWILIO_ACCOUNT_SID"),
+        auth_token=_required(values, "TIKITI_TWILIO_AUTH_TOKEN"),
+        sms_from=values.get("TIKITI_TWILIO_SMS_FROM", ""),
+        whatsapp_from=values.get("TIKITI_TWILIO_WHATSAPP_FROM", ""),
+        whatsapp_template=values.get("TIKITI_TWILIO_WHATSAPP_TEMPLATE", ""),
+        webhook_secret=values.get("TIKITI_TWILIO_WEBHOOK_SECRET", ""),
+        base_url=_optional_url(values, "TIKITI_TWILIO_BASE_URL"),
+    )
+    if not (twilio.sms_from or twilio.whatsapp_from):
+        raise SettingsError("TIKITI_TWILIO_SMS_FROM or TIKITI_TWILIO_WHATSAPP_FROM must be set")
+    if twilio.whatsapp_template and not twilio.whatsapp_from:
+        raise SettingsError("TIKITI_TWILIO_WHATSAPP_TEMPLATE needs TIKITI_TWILIO_WHATSAPP_FROM")
+    return twilio
+
+
+def _optional_url(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip().rstrip("/")
+    if value and urlsplit(value).scheme not in ("http", "https"):
+        raise SettingsError(f"{name} must start with http:// or https://")
+    return value
+
+
+# What Telegram accepts as a webhook's secret_token.
+TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def _telegram(env: Mapping[str, str], environment: Environment) -> TelegramSettings | None:
+    """None without a token; with one, the webhook secret is required, or anyone who guessed
+    the URL could speak for any linked chat."""
+    token = env.get("TIKITI_TELEGRAM_TOKEN", "").strip()
+    secret = env.get("TIKITI_TELEGRAM_SECRET", "").strip()
+    if not token:
+        if secret:
+            raise SettingsError("TIKITI_TELEGRAM_SECRET is set but TIKITI_TELEGRAM_TOKEN is not")
+        return None
+    if not TELEGRAM_SECRET.fullmatch(secret):
+        raise SettingsError(
+            "TIKITI_TELEGRAM_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -"
+        )
+    if environment == "production" and len(secret) < 16:
+        raise SettingsError("TIKITI_TELEGRAM_SECRET must be at least 16 characters")
+    return TelegramSettings(token, secret, base_url=_optional_url(env, "TIKITI_TELEGRAM_BASE_URL"))
+
+
 def normalize_database_url(url: str) -> str:
     """Accept plain libpq URLs from operators; the engine needs the asyncpg dialect."""
     for prefix in ("postgresql://", "postgres://"):
@@ -164,4 +265,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         at_api_key=env.get("TIKITI_AT_API_KEY", "").strip(),
         at_sender_id=env.get("TIKITI_AT_SENDER_ID", "").strip(),
         at_base_url=env.get("TIKITI_AT_BASE_URL", "").strip(),
+        twilio=_twilio(env),
+        telegram=_telegram(env, environment),
     )

@@ -11,7 +11,15 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from tikiti.admin import gate_api, gate_page
-from tikiti.channels import media, sms_africastalking, sms_sandbox, ussd_africastalking, watch
+from tikiti.channels import (
+    media,
+    sms_africastalking,
+    sms_sandbox,
+    telegram,
+    twilio_routes,
+    ussd_africastalking,
+    watch,
+)
 from tikiti.channels.base import CALLBACK_TOKEN, DIALOG
 from tikiti.config import Settings
 from tikiti.conversations import Conversations
@@ -29,7 +37,7 @@ from tikiti.payments.sandbox_web import OPERATOR
 from tikiti.payments.sandbox_web import add_routes as add_sandbox_routes
 from tikiti.payments.service import Payments
 from tikiti.providers import PROVIDERS
-from tikiti.senders import senders_for
+from tikiti.senders import close_senders, senders_for
 from tikiti.typedefs import DATABASE, HTTP, KEYBOX, METRICS, REDIS, SETTINGS
 
 logger = logging.getLogger(__name__)
@@ -97,12 +105,13 @@ async def _dialogs(app: web.Application) -> AsyncIterator[None]:
         default_country=settings.default_country,
         listing_ttl=settings.listing_cache_seconds,
     )
-    senders = senders_for(settings, app[REDIS])
+    senders = senders_for(settings, app[REDIS], app[DATABASE])
     links = Links(settings.public_url, settings.secret_key)
     conversations = Conversations(engine, app[PAYMENTS], app[DATABASE], senders, links)
     app[DIALOG] = conversations
     yield
     await conversations.close()
+    await close_senders(senders)
 
 
 async def _sandbox_operator(app: web.Application) -> AsyncIterator[None]:
@@ -142,6 +151,8 @@ def create_app(settings: Settings) -> web.Application:
     ussd_africastalking.add_routes(app, token=settings.callback_token)
     sms_africastalking.add_routes(app)
     media.add_routes(app)
+    twilio_routes.add_routes(app, settings)  # none without a Twilio account
+    telegram.add_routes(app)  # 404 without a bot
     watch.add_routes(app)
     gate_api.add_routes(app)
     gate_page.add_routes(app)

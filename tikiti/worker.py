@@ -19,7 +19,7 @@ from tikiti.core.signing import KeyBox
 from tikiti.payments.reconcile import Reconciler
 from tikiti.payments.service import Payments
 from tikiti.providers import PROVIDERS
-from tikiti.senders import senders_for
+from tikiti.senders import close_senders, senders_for
 
 logger = logging.getLogger(__name__)
 INTERVAL = 5.0
@@ -78,14 +78,17 @@ async def jobs_for(settings: Settings, database: Database) -> AsyncIterator[list
                 public_url=settings.public_url,
             )
             reconciler = Reconciler(payments)
-            senders = senders_for(settings, redis)
+            senders = senders_for(settings, redis, database)
             links = Links(settings.public_url, settings.secret_key)
-            yield [
-                ("hold sweep", lambda: sweep_once(database)),
-                ("payment reconciliation", reconciler.run_once),
-                ("event reminders", lambda: queue_reminders(database)),
-                ("message delivery", lambda: delivery.deliver_batch(database, senders, links)),
-            ]
+            try:
+                yield [
+                    ("hold sweep", lambda: sweep_once(database)),
+                    ("payment reconciliation", reconciler.run_once),
+                    ("event reminders", lambda: queue_reminders(database)),
+                    ("message delivery", lambda: delivery.deliver_batch(database, senders, links)),
+                ]
+            finally:
+                await close_senders(senders)  # Twilio's HTTP client
     finally:
         await redis.aclose()
 

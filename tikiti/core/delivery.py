@@ -150,6 +150,34 @@ async def report(
     return found.first() is not None
 
 
+_REROUTE = text(
+    """
+    UPDATE outbox SET channel = :channel, status = 'pending', provider_message_id = NULL,
+                      next_attempt_at = :now, lease_until = NULL, last_error = :error
+     WHERE provider_message_id = :message_id AND status = 'sent' AND channel <> :channel
+    RETURNING id
+    """
+)
+
+
+async def reroute(
+    session: AsyncSession, provider_message_id: str, *, channel: str, error: str
+) -> bool:
+    """A message the provider accepted but later could not deliver on its channel (WhatsApp
+    outside the 24-hour window reports that only afterwards) goes out again on another one.
+    Once: the provider's id is cleared, so a repeated report finds nothing."""
+    found = await session.execute(
+        _REROUTE,
+        {
+            "channel": channel,
+            "now": datetime.now(UTC),
+            "error": error[:500],
+            "message_id": provider_message_id,
+        },
+    )
+    return found.first() is not None
+
+
 async def deliver_batch(
     db: Database,
     senders: Mapping[str, MessageSender],

@@ -29,6 +29,7 @@ from tikiti.core.models.orders import (
 )
 from tikiti.core.models.organizers import AuditEntry, Organizer, Role, User
 from tikiti.core.models.outbox import OutboxMessage, OutboxStatus
+from tikiti.core.models.telegram import TelegramChat
 from tikiti.core.models.tickets import CheckIn, Ticket, TicketStatus
 from tikiti.core.models.watch import WatchDevice
 
@@ -64,6 +65,7 @@ __all__ = [
     "SeatClaim",
     "Section",
     "SectionKind",
+    "TelegramChat",
     "Ticket",
     "TicketStatus",
     "Tier",

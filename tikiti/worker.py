@@ -7,12 +7,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import aiohttp
 from redis.asyncio import Redis
 
 from tikiti.config import Settings
-from tikiti.core import delivery, orders, reminders
+from tikiti.core import delivery, orders, reminders, waitlist
 from tikiti.core.db import Database, make_engine
 from tikiti.core.links import Links
 from tikiti.core.signing import KeyBox
@@ -34,6 +35,14 @@ async def sweep_once(database: Database) -> int:
     if expired:
         logger.info("expired %d lapsed holds", len(expired))
     return len(expired)
+
+
+async def offer_waitlists(database: Database) -> int:
+    async with database.transaction() as session:
+        offered = await waitlist.offer_due(session, now=datetime.now(UTC))
+    if offered:
+        logger.info("offered %d returned places to waiting lists", offered)
+    return offered
 
 
 async def queue_reminders(database: Database) -> int:
@@ -83,6 +92,7 @@ async def jobs_for(settings: Settings, database: Database) -> AsyncIterator[list
             try:
                 yield [
                     ("hold sweep", lambda: sweep_once(database)),
+                    ("waiting lists", lambda: offer_waitlists(database)),
                     ("payment reconciliation", reconciler.run_once),
                     ("event reminders", lambda: queue_reminders(database)),
                     ("message delivery", lambda: delivery.deliver_batch(database, senders, links)),

@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 
 from tests.e2e.conftest import Live, settings_for
 from tests.e2e.test_ussd import approve, settled, shop
-from tests.factories import make_world, phone
-from tikiti.core import outbox
+from tests.factories import World, make_world, phone
+from tests.integration.test_settlement import settle
+from tikiti.core import holds, orders, outbox
 from tikiti.core.db import Database
-from tikiti.core.models import Buyer, OrderStatus, OutboxMessage
+from tikiti.core.models import Buyer, OrderStatus, OutboxMessage, Ticket
 from tikiti.core.signing import KeyBox
 from tikiti.web import create_app
 
@@ -175,7 +176,58 @@ async def test_bad_or_unauthorised_messages_change_nothing(
         )
 
 
+async def hold_and_request_for(db: Database, world: World, buyer: str) -> tuple[int, str, int]:
+    """A one-ticket order awaiting a sandbox payment for this phone."""
+    async with db.transaction() as session:
+        placed = await holds.place_hold(
+            session,
+            event_id=world.event_id,
+            items=[holds.Item(world.ga_tier_id, 1)],
+            buyer_phone=buyer,
+            channel="sms",
+            language="en",
+            currency="USD",
+        )
+        payment = await orders.request_payment(
+            session,
+            order_id=placed.order_id,
+            provider="sandbox",
+            method="sandbox",
+            payer_phone=buyer,
+            idempotency_key=f"pay:{placed.order_id}",
+        )
+        reference = f"SBX-{placed.order_id}"
+        await orders.attach_reference(session, payment.id, reference)
+    return placed.order_id, reference, placed.total.minor
+
+
 async def _post(
     client: TestClient[object, object], url: str, form: dict[str, str]
 ) -> aiohttp.ClientResponse:
     return await client.post(url, data=form)
+
+
+async def test_a_holder_gives_a_ticket_away_by_sms_keyword(
+    live: Live, db: Database, keybox: KeyBox
+) -> None:
+    world = await shop(db, keybox, live)
+    holder = Texter(live, phone(7_600_000 + secrets.randbelow(99_999)))
+    _, reference, amount = await hold_and_request_for(db, world, holder.phone)
+    (issued,) = (await settle(db, reference, amount)).tickets
+    friend = phone(7_700_000 + secrets.randbelow(99_999))
+    asked = await holder.send(f"send {issued.code} 0{friend[4:]}")
+    assert "We sent you a code by SMS" in asked, asked
+    async with db.session() as session:  # the code SMS waits for the worker, not run here
+        body = await session.scalar(
+            select(OutboxMessage.body).where(
+                OutboxMessage.address == holder.phone, OutboxMessage.kind == "transfer_code"
+            )
+        )
+    assert body is not None
+    one_time = body.split(" is ")[1][:5]
+    done = await holder.send(one_time)
+    assert "gets the ticket by SMS" in done
+    async with db.session() as session:
+        ticket = await session.get_one(Ticket, issued.id)
+    assert ticket.holder_phone == friend and ticket.code != issued.code
+    assert "not on this phone" in await holder.send(f"SEND {issued.code} {friend}")

@@ -20,7 +20,7 @@ from tikiti.core.signing import KeyBox
 
 
 async def _sold(db: Database, world: World, n: int, quantity: int = 2) -> list[str]:
-    _, reference, amount = await hold_and_request(db, world, n, quantity=quantity)
+    _, reference, amount = await hold_and_request(db, world, 8_600_000 + n, quantity=quantity)
     issued = (await settle(db, reference, amount)).tickets
     return [ticket.code for ticket in issued]
 

@@ -56,7 +56,7 @@ async def _sell(db: Database, world: World, agent_id: int, n: int, quantity: int
             event_id=world.event_id,
             tier_id=world.ga_tier_id,
             quantity=quantity,
-            buyer_phone=phone(n),
+            buyer_phone=phone(8_700_000 + n),
             language="en",
             idempotency_key=f"test-sale:{agent_id}:{n}:{secrets.token_hex(4)}",
         )
@@ -80,7 +80,7 @@ async def test_a_sale_spends_the_float_issues_tickets_and_accrues_commission(
                 OutboxMessage.order_id == order.id
             ))
         ).all()  # fmt: skip
-        assert sms.count(phone(50)) == 3  # one ticket SMS each, to the buyer
+        assert sms.count(phone(8_700_050)) == 3  # one ticket SMS each, to the buyer
         account = ledger.agent_float_account(agent_id)
         assert await ledger.balance(session, world.organizer_id, account, "USD") == -7000
         commission = agents.commission_account(agent_id)
@@ -223,7 +223,7 @@ async def test_a_tier_rate_beats_the_event_rate_which_beats_the_agents_own(
             event_id=world.event_id,
             tier_id=world.reserved_tier_id or 0,
             quantity=1,
-            buyer_phone=phone(61),
+            buyer_phone=phone(8_700_061),
             language="en",
             idempotency_key="vip-sale",
         )

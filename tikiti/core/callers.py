@@ -20,12 +20,16 @@ class Caller:
     language: str | None
     post: Post | None
     agent: AgentPost | None = None
+    has_offer: bool = False  # a waiting-list place is held for this phone right now
 
 
 _CALLER = text(
     """
     SELECT b.language, s.id, s.event_id, s.name, s.gate, s.timezone, s.trusted,
-           a.id AS agent_id, a.name AS agent_name, a.currency, a.must_change_pin, a.timezone
+           a.id AS agent_id, a.name AS agent_name, a.currency, a.must_change_pin, a.timezone,
+           EXISTS (SELECT 1 FROM waitlist_entries w JOIN orders o ON o.id = w.order_id
+                    WHERE w.phone = :phone AND w.status = 'offered' AND o.expires_at > :now
+                      AND o.status IN ('held', 'awaiting_payment')) AS has_offer
       FROM (SELECT 1) AS one
       LEFT JOIN buyers b ON b.phone = :phone
       LEFT JOIN LATERAL (
@@ -54,4 +58,4 @@ async def caller(reader: AsyncSession | AsyncConnection, phone: str, now: dateti
         agent = AgentPost(
             row.agent_id, row.agent_name, row.currency, row.must_change_pin, row.timezone
         )
-    return Caller(language, post, agent)
+    return Caller(language, post, agent, bool(row.has_offer))

@@ -112,3 +112,27 @@ def stream_reminder_sms(
         language,
         "Reminder: {event} streams {when}. Open the link in your ticket SMS on your phone or TV.",
     ).format(event=event_name[:40], when=local_time(starts_at, timezone, language))
+
+
+def transfer_code_sms(language: str, *, code: str, ticket: str, to_phone: str) -> str:
+    return _(
+        language,
+        "Your Tikiti code to give ticket {ticket} to {phone} is {code}. "
+        "If you did not ask for this, ignore this SMS.",
+    ).format(code=code, ticket=ticket, phone=to_phone)
+
+
+def transferred_sms(language: str, *, event_name: str, to_phone: str) -> str:
+    return _(
+        language, "Your ticket for {event} now belongs to {phone}. Your old code no longer works."
+    ).format(event=event_name[:40], phone=to_phone)
+
+
+def waitlist_offer_sms(
+    language: str, *, event_name: str, tier: str, until: str, reference: str, total: str
+) -> str:
+    return _(
+        language,
+        "A {tier} place for {event} is held for you until {until} ({total}). To pay, send "
+        "PAY {reference} or dial the Tikiti code and choose Pay for my offer.",
+    ).format(event=event_name[:40], tier=tier, until=until, reference=reference, total=total)

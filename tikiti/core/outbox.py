@@ -27,8 +27,11 @@ class Message:
 
 
 # What a buyer who sent STOP still gets: the tickets they paid for, what they asked for
-# themselves (a resend, a reply), and a gate steward's PIN. Nothing else is queued for them.
-ALWAYS = frozenset({"ticket", "ticket_resend", "reply", "gate_pin"})
+# themselves (a resend, a reply, a transfer code, the offer of the place they queued for), and
+# a gate steward's PIN. Nothing else is queued for them.
+ALWAYS = frozenset(
+    {"ticket", "ticket_resend", "reply", "gate_pin", "transfer_code", "waitlist_offer"}
+)
 
 _OPTED_OUT = text("SELECT 1 FROM buyers WHERE phone = :phone AND opted_out_at IS NOT NULL")
 

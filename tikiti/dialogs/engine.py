@@ -85,6 +85,8 @@ class Engine:
         session = Session(language=language if language in LANGUAGES else DEFAULT)
         gate_desk.start(session, found)
         agent_desk.start(session, found)
+        if found.has_offer:
+            session.data["offer"] = True
         return session, True
 
     async def _step(self, inbound: Inbound, limits: Limits, session: Session, fresh: bool) -> Reply:

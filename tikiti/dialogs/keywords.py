@@ -1,6 +1,6 @@
 """SMS and chat keywords that jump into the booking machine: EVENTS, BUY ZIMFEST VIP 2,
-TICKETS, LANG, HELP, STOP, START. A keyword always starts afresh, whatever the conversation
-was doing; anything else is a reply to the current screen."""
+TICKETS, SEND <CODE> <PHONE>, LANG, HELP, STOP, START. A keyword always starts afresh,
+whatever the conversation was doing; anything else is a reply to the current screen."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ import difflib
 from dataclasses import dataclass
 
 from tikiti.core import buyers, catalog
+from tikiti.core.errors import InvalidInput
+from tikiti.core.phones import normalize_phone
+from tikiti.dialogs import transfer_desk, waitlist_desk
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import LANGUAGES
 from tikiti.dialogs.machine import State
 from tikiti.dialogs.screens import on_sale
 from tikiti.dialogs.steps import Conversation
 
-WORDS = frozenset({"EVENTS", "BUY", "TICKETS", "LANG", "HELP", "STOP", "START"})
+WORDS = frozenset(
+    {"EVENTS", "BUY", "TICKETS", "LANG", "HELP", "STOP", "START", "SEND", "WAIT", "PAY"}
+)
 MAX_ARGS = 4
 KEEP_ON_RESET = ("gate", "gate_ok")  # a gate phone stays a gate phone
 
@@ -50,6 +55,12 @@ async def apply(ctx: Ctx, command: Command) -> None:
             await _opt(ctx, out=False)
         case "BUY":
             await _buy(ctx, command.args)
+        case "SEND":
+            await _send(ctx, command.args)
+        case "WAIT":
+            await _wait(ctx, command.args)
+        case "PAY":
+            await _pay(ctx, command.args)
 
 
 def _reset(ctx: Ctx) -> None:
@@ -104,25 +115,83 @@ async def _opt(ctx: Ctx, *, out: bool) -> None:
         ctx.session.error = ctx.t("Welcome back. You will get Tikiti messages again.")
 
 
-async def _buy(ctx: Ctx, args: tuple[str, ...]) -> None:
-    if not args:
-        _go(ctx, State.EVENTS)
+async def _send(ctx: Ctx, args: tuple[str, ...]) -> None:
+    """SEND <CODE> <PHONE>: give a ticket away; the holder confirms with a code by SMS."""
+    if len(args) != 2:
+        _notice(ctx, ctx.t("To give a ticket away send: SEND <ticket code> <phone number>"))
         return
-    listing = await on_sale(ctx)
-    code = args[0].upper()
-    event = next((e for e in listing if e.code == code), None)
+    ticket_id = await transfer_desk.find_own_ticket(ctx, args[0])
+    if ticket_id is None:
+        _notice(ctx, ctx.t("That ticket is not on this phone."))
+        return
+    try:
+        to_phone = normalize_phone(args[1], ctx.default_country)
+    except InvalidInput:
+        _notice(ctx, ctx.t("That is not a mobile number. Try again."))
+        return
+    ctx.data["ticket_id"] = ticket_id
+    refusal = await transfer_desk.ask(ctx, to_phone)
+    if refusal is not None:
+        _notice(ctx, refusal)
+        return
+    _go(ctx, State.TRANSFER_CODE, State.MY_TICKETS)
+
+
+async def _wait(ctx: Ctx, args: tuple[str, ...]) -> None:
+    """WAIT <EVENTCODE> [<TIER>]: join the line for a sold-out tier."""
+    event = await _event(ctx, args)
     if event is None:
-        _go(ctx, State.EVENTS)
-        guess = difflib.get_close_matches(code, [e.code for e in listing], n=1, cutoff=0.6)
-        ctx.session.error = (
-            ctx.t("No event {code}. Did you mean {guess}?", code=code[:16], guess=guess[0])
-            if guess
-            else ctx.t("No event {code} is on sale. Choose one:", code=code[:16])
-        )
+        return
+    await Conversation(ctx).choose_event(event)
+    async with ctx.db.read() as connection:
+        tiers = await catalog.tiers(connection, event)
+    named = args[1] if len(args) > 1 else None
+    tier = _match_tier(tiers, named) if named else (tiers[0] if len(tiers) == 1 else None)
+    if tier is None:
+        _go(ctx, State.TIERS, State.EVENTS)
+        return
+    ctx.data["waitlist_tier_name"] = tier.name
+    refusal = await waitlist_desk.join(ctx, tier.id)
+    if refusal is not None:
+        _notice(ctx, refusal)
+        return
+    ctx.session.state = State.WAITLIST_JOINED.value
+
+
+async def _pay(ctx: Ctx, args: tuple[str, ...]) -> None:
+    """PAY <REF>: pay for the place the waiting list holds for this phone."""
+    if not await waitlist_desk.load_offer(ctx, args[0] if args else None):
+        _notice(ctx, ctx.t("No offer is held for this phone now."))
+        return
+    _go(ctx, State.PAYER)
+
+
+async def _event(ctx: Ctx, args: tuple[str, ...]) -> int | None:
+    """The on-sale event a keyword names, or None with the screen already set to say so."""
+    listing = await on_sale(ctx)
+    code = args[0].upper() if args else ""
+    event = next((e for e in listing if e.code == code), None)
+    if event is not None:
+        return event.id
+    _go(ctx, State.EVENTS)
+    guess = difflib.get_close_matches(code, [e.code for e in listing], n=1, cutoff=0.6)
+    if not code:
+        return None
+    ctx.session.error = (
+        ctx.t("No event {code}. Did you mean {guess}?", code=code[:16], guess=guess[0])
+        if guess
+        else ctx.t("No event {code} is on sale. Choose one:", code=code[:16])
+    )
+    return None
+
+
+async def _buy(ctx: Ctx, args: tuple[str, ...]) -> None:
+    event = await _event(ctx, args)
+    if event is None:
         return
     model = Conversation(ctx)
-    await model.choose_event(event.id)
-    await _tier_and_quantity(ctx, model, event.id, args[1:])
+    await model.choose_event(event)
+    await _tier_and_quantity(ctx, model, event, args[1:])
 
 
 async def _tier_and_quantity(

@@ -45,9 +45,24 @@ class State(enum.StrEnum):
     AGENT_TODAY = "agent_today"
     AGENT_VERIFY = "agent_verify"
     AGENT_HISTORY = "agent_history"
+    TRANSFER_PHONE = "transfer_phone"
+    TRANSFER_CODE = "transfer_code"
+    TRANSFERRED = "transferred"
+    WAITLIST_ASK = "waitlist_ask"
+    WAITLIST_JOINED = "waitlist_joined"
 
 
-END_STATES = frozenset({State.PAYING, State.FAILED, State.RESENT, State.NOTICE, State.AGENT_SOLD})
+END_STATES = frozenset(
+    {
+        State.PAYING,
+        State.FAILED,
+        State.RESENT,
+        State.NOTICE,
+        State.AGENT_SOLD,
+        State.TRANSFERRED,
+        State.WAITLIST_JOINED,
+    }
+)
 # Entered only by a chat keyword's jump (dialogs/keywords.py), never by a transition.
 JUMP_ONLY = frozenset({State.NOTICE})
 
@@ -74,11 +89,13 @@ TRANSITIONS: list[dict[str, Any]] = [
     _t(State.HOME, State.GATE_PIN, "chose_gate"),
     _t(State.HOME, State.AGENT_HOME, ["chose_agent", "agent_trusted"], after="enter_agent_home"),
     _t(State.HOME, State.AGENT_PIN, "chose_agent"),
+    _t(State.HOME, State.PAYER, ["chose_offer", "offer_loaded"]),
+    _t(State.HOME, State.HOME, "chose_offer", after="reject_offer_gone"),
     _invalid(State.HOME),
     _t(State.EVENTS, State.TIERS, "picked", after="remember_event"),
     _invalid(State.EVENTS),
     _t(State.TIERS, State.QUANTITY, ["picked", "tier_has_places"], after="remember_tier"),
-    _t(State.TIERS, State.TIERS, "picked", after="reject_sold_out"),
+    _t(State.TIERS, State.WAITLIST_ASK, "picked", after="remember_sold_out_tier"),
     _invalid(State.TIERS),
     _t(
         State.QUANTITY,
@@ -103,9 +120,20 @@ TRANSITIONS: list[dict[str, Any]] = [
     _invalid(State.MY_TICKETS),
     _t(State.TICKET, State.RESENT, ["chose_resend", "resend_ticket"]),
     _t(State.TICKET, State.TICKET, "chose_resend", after="reject_resend_too_soon"),
+    _t(State.TICKET, State.TRANSFER_PHONE, "chose_transfer"),
     _invalid(State.TICKET),
     _t(State.LANGUAGE, State.HOME, "picked", after="remember_language"),
     _invalid(State.LANGUAGE),
+    # Transfers: the new holder's number, then the one-time code the holder gets by SMS.
+    _t(State.TRANSFER_PHONE, State.TRANSFER_CODE, ["valid_phone", "transfer_asked"]),
+    _t(State.TRANSFER_PHONE, State.TICKET, "valid_phone", after="reject_transfer"),
+    _invalid(State.TRANSFER_PHONE, "phone"),
+    _t(State.TRANSFER_CODE, State.TRANSFERRED, "transfer_confirmed"),
+    _invalid(State.TRANSFER_CODE, "transfer"),
+    # A sold-out tier: join its waiting list.
+    _t(State.WAITLIST_ASK, State.WAITLIST_JOINED, ["chose_join", "waitlist_joined"]),
+    _t(State.WAITLIST_ASK, State.TIERS, "chose_join", after="reject_waitlist"),
+    _invalid(State.WAITLIST_ASK),
     # Gate staff: a registered phone, its PIN, then any number of ticket codes.
     _t(State.GATE_PIN, State.GATE_CODE, "pin_ok"),
     _invalid(State.GATE_PIN, "pin"),

@@ -58,6 +58,8 @@ async def home(ctx: Ctx) -> Screen:
         options.append(("gate", ctx.t("Gate check-in")))
     if "agent" in ctx.data:  # and an agent's, to the agent menu
         options.append(("agent", ctx.t("Agent menu")))
+    if ctx.data.get("offer"):  # a place from the waiting list is held for this phone
+        options.insert(0, ("offer", ctx.t("Pay for my offer")))
     return Screen(ctx.t("Tikiti tickets"), options, navigation=False)
 
 
@@ -209,11 +211,26 @@ async def ticket(ctx: Ctx) -> Screen:
     code = format_code(found.code)
     label = ctx.t("Code")
     text = f"{found.event_name[:30]} {when}, {found.tier_name}{seat}. {label} {code}"
-    return Screen(text, [("resend", ctx.t("Send it again by SMS"))])
+    return Screen(
+        text,
+        [
+            ("resend", _resend_label(ctx)),
+            ("transfer", ctx.t("Give it to another phone")),
+        ],
+    )
+
+
+def _resend_label(ctx: Ctx) -> str:
+    """USSD's tickets travel by SMS; a chat's come back in the chat."""
+    if ctx.inbound.channel in ("ussd", "sms"):
+        return ctx.t("Send it again by SMS")
+    return ctx.t("Send it again here")
 
 
 async def resent(ctx: Ctx) -> Screen:
-    return Screen(ctx.t("Your ticket is on its way by SMS."), end=True, navigation=False)
+    if ctx.inbound.channel in ("ussd", "sms"):
+        return Screen(ctx.t("Your ticket is on its way by SMS."), end=True, navigation=False)
+    return Screen(ctx.t("Your ticket is on its way."), end=True, navigation=False)
 
 
 async def language(ctx: Ctx) -> Screen:
@@ -329,6 +346,54 @@ async def agent_verify(ctx: Ctx) -> Screen:
     return Screen(f"{found}\n{prompt}" if found else prompt)
 
 
+async def transfer_phone(ctx: Ctx) -> Screen:
+    return Screen(ctx.t("The new holder's phone number:"))
+
+
+async def transfer_code(ctx: Ctx) -> Screen:
+    return Screen(
+        ctx.t(
+            "We sent you a code by SMS. Enter it to give the ticket to {phone}:",
+            phone=local_number(str(ctx.data.get("transfer_to", ""))),
+        )
+    )
+
+
+async def transferred(ctx: Ctx) -> Screen:
+    return Screen(
+        ctx.t(
+            "Done. {phone} gets the ticket by SMS. Your old code no longer works.",
+            phone=local_number(str(ctx.data.get("transfer_to", ""))),
+        ),
+        end=True,
+        navigation=False,
+    )
+
+
+async def waitlist_ask(ctx: Ctx) -> Screen:
+    return Screen(
+        ctx.t(
+            "{tier} is sold out. Join the waiting list? If a place comes back, we hold it "
+            "for you and send an SMS.",
+            tier=str(ctx.data.get("waitlist_tier_name", ""))[:30],
+        ),
+        [("join", ctx.t("Join the waiting list"))],
+    )
+
+
+async def waitlist_joined(ctx: Ctx) -> Screen:
+    return Screen(
+        ctx.t(
+            "You are number {position} in line for {tier}. We will send an SMS if a place "
+            "comes back.",
+            position=ctx.data.get("waitlist_position", 0),
+            tier=str(ctx.data.get("waitlist_tier_name", ""))[:30],
+        ),
+        end=True,
+        navigation=False,
+    )
+
+
 async def notice(ctx: Ctx) -> Screen:
     return Screen(str(ctx.data.get("notice", "")), end=True, navigation=False)
 
@@ -362,4 +427,9 @@ SCREENS: dict[str, Callable[[Ctx], Awaitable[Screen]]] = {
     "agent_today": agent_today,
     "agent_verify": agent_verify,
     "agent_history": agent_history,
+    "transfer_phone": transfer_phone,
+    "transfer_code": transfer_code,
+    "transferred": transferred,
+    "waitlist_ask": waitlist_ask,
+    "waitlist_joined": waitlist_joined,
 }

@@ -10,7 +10,7 @@ from transitions.core import EventData
 from tikiti.core import buyers, catalog, holds, orders, pins
 from tikiti.core.errors import CoreError, InvalidInput, SoldOut
 from tikiti.core.phones import is_mobile, normalize_phone
-from tikiti.dialogs import agent_desk, gate_desk
+from tikiti.dialogs import agent_desk, gate_desk, transfer_desk, waitlist_desk
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import LANGUAGES
 from tikiti.dialogs.types import Followup
@@ -40,6 +40,8 @@ class Conversation:
         self._agent_pin: pins.Attempt | None = None
         self._agent_pin_tried = False
         self._sale_refusal: str | None = None
+        self._transfer_refusal: str | None = None
+        self._waitlist_refusal: str | None = None
 
     # -- guards -----------------------------------------------------------------------------
     def picked(self, event: EventData) -> bool:
@@ -65,6 +67,33 @@ class Conversation:
 
     def chose_resend(self, event: EventData) -> bool:
         return _value(event) == "resend"
+
+    def chose_offer(self, event: EventData) -> bool:
+        return _value(event) == "offer"
+
+    async def offer_loaded(self, event: EventData) -> bool:
+        return await waitlist_desk.load_offer(self.ctx)
+
+    def chose_join(self, event: EventData) -> bool:
+        return _value(event) == "join"
+
+    async def waitlist_joined(self, event: EventData) -> bool:
+        self._waitlist_refusal = await waitlist_desk.join(self.ctx)
+        return self._waitlist_refusal is None
+
+    def chose_transfer(self, event: EventData) -> bool:
+        return _value(event) == "transfer"
+
+    async def transfer_asked(self, event: EventData) -> bool:
+        """Asks for the transfer (the code goes out by SMS); False with the reason if refused."""
+        country = str(self.ctx.data.get("country", self.ctx.default_country))
+        to_phone = normalize_phone(_raw(event), country)
+        self._transfer_refusal = await transfer_desk.ask(self.ctx, to_phone)
+        return self._transfer_refusal is None
+
+    async def transfer_confirmed(self, event: EventData) -> bool:
+        self._transfer_refusal = await transfer_desk.confirm(self.ctx, _raw(event))
+        return self._transfer_refusal is None
 
     def chose_gate(self, event: EventData) -> bool:
         return _value(event) == "gate" and "gate" in self.ctx.data
@@ -236,9 +265,6 @@ class Conversation:
     def reject_phone(self, event: EventData) -> None:
         self.ctx.session.error = self.ctx.t("That is not a mobile number. Try again.")
 
-    def reject_sold_out(self, event: EventData) -> None:
-        self.ctx.session.error = self.ctx.t("Sorry, that ticket is sold out.")
-
     def reject_pin(self, event: EventData) -> None:
         self.ctx.session.error = gate_desk.pin_refusal(self.ctx, self._pin)
 
@@ -285,6 +311,22 @@ class Conversation:
         salt = f"{self.ctx.inbound.channel}:{self.ctx.inbound.session_key}"
         return hashlib.sha256(f"{salt}:{pin}".encode()).hexdigest()
 
+    def remember_sold_out_tier(self, event: EventData) -> None:
+        self.ctx.data["waitlist_tier"] = int(_value(event) or 0)
+        self.ctx.data["waitlist_tier_name"] = self._tier.name if self._tier else ""
+
+    def reject_offer_gone(self, event: EventData) -> None:
+        self.ctx.data.pop("offer", None)
+        self.ctx.session.error = self.ctx.t(
+            "Your offer has ended. The place went to the next person."
+        )
+
+    def reject_waitlist(self, event: EventData) -> None:
+        self.ctx.session.error = self._waitlist_refusal or self.ctx.t("Please try again.")
+
+    def reject_transfer(self, event: EventData) -> None:
+        self.ctx.session.error = self._transfer_refusal or self.ctx.t("Please try again.")
+
     def clear_gate_answer(self, event: EventData) -> None:
         self.ctx.data.pop("gate_last", None)
 
@@ -304,6 +346,9 @@ class Conversation:
         ctx = self.ctx
         ctx.session.checkouts += 1
         key = f"{ctx.inbound.channel}:{ctx.inbound.session_key}:checkout:{ctx.session.checkouts}"
+        if isinstance(ctx.data.get("order_id"), int):  # a place already held (an offer)
+            await self._request_payment(ctx.number("order_id"), key)
+            return
         try:
             async with ctx.db.transaction() as session:
                 placed = await holds.place_hold(

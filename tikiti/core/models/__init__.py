@@ -31,6 +31,8 @@ from tikiti.core.models.organizers import AuditEntry, Organizer, Role, User
 from tikiti.core.models.outbox import OutboxMessage, OutboxStatus
 from tikiti.core.models.telegram import TelegramChat
 from tikiti.core.models.tickets import CheckIn, Ticket, TicketStatus
+from tikiti.core.models.transfers import TicketTransfer
+from tikiti.core.models.waitlist import WaitlistEntry
 from tikiti.core.models.watch import WatchDevice
 
 __all__ = [
@@ -68,9 +70,11 @@ __all__ = [
     "TelegramChat",
     "Ticket",
     "TicketStatus",
+    "TicketTransfer",
     "Tier",
     "TierPrice",
     "User",
     "Venue",
+    "WaitlistEntry",
     "WatchDevice",
 ]

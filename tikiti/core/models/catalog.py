@@ -100,6 +100,8 @@ class Event(Base):
         CheckConstraint("hold_minutes BETWEEN 1 AND 120", name="hold_minutes_range"),
         CheckConstraint("code ~ '^[A-Z0-9]{2,16}$'", name="code_format"),
         CheckConstraint("watch_devices BETWEEN 1 AND 20", name="watch_devices_range"),
+        CheckConstraint("max_transfers BETWEEN 0 AND 20", name="max_transfers_range"),
+        CheckConstraint("transfer_cutoff_minutes >= 0", name="transfer_cutoff_positive"),
         Index("ix_events_status_starts", "status", "starts_at"),
     )
 
@@ -130,6 +132,11 @@ class Event(Base):
     # or at the end when that is not set.
     watch_devices: Mapped[int] = mapped_column(SmallInteger, server_default=text("2"))
     watch_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Transfers: allowed or not, how many times per ticket, and until how long before the
+    # doors open (or the start), so touts cannot pass a ticket on at the gate.
+    transfers_allowed: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    max_transfers: Mapped[int] = mapped_column(SmallInteger, server_default=text("2"))
+    transfer_cutoff_minutes: Mapped[int] = mapped_column(Integer, server_default=text("120"))
     payment_methods: Mapped[list[str]] = mapped_column(
         ARRAY(String(40)), server_default=text("'{}'::varchar[]")
     )

@@ -207,9 +207,12 @@ def watch_lifeline(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None
 
 async def serve(kind: str, fields: dict[str, Any]) -> None:
     """Listens on a free port, says which on stdout, and serves until told to stop."""
+    from tikiti.cli import tune_gc_after_startup  # as tikiti_app: only the servers need it
+
     sock = listening_socket()
     port = int(sock.getsockname()[1])
     app = tikiti_app(fields, port) if kind == "tikiti" else bare_app()
+    tune_gc_after_startup(app)  # as `tikiti serve` does; both servers alike
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     stop = asyncio.Event()
@@ -229,7 +232,10 @@ def serve_main(kind: str) -> int:
         format=f"%(asctime)s %(levelname)s [{kind} server] %(name)s: %(message)s",
     )
     fields = json.loads(sys.stdin.buffer.readline() or b"{}")
-    asyncio.run(serve(kind, fields))
+    from tikiti.cli import serving_loop
+
+    with asyncio.Runner(loop_factory=serving_loop) as runner:  # `tikiti serve`'s event loop
+        runner.run(serve(kind, fields))
     return 0
 
 

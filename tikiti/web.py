@@ -26,7 +26,7 @@ from tikiti.conversations import Conversations
 from tikiti.core.db import Database, make_engine
 from tikiti.core.links import Links
 from tikiti.core.signing import KeyBox
-from tikiti.core.store import RedisStore
+from tikiti.core.store import RedisLink, RedisStore
 from tikiti.dialogs.engine import Engine
 from tikiti.observability import HttpMetrics, healthz, metrics, metrics_middleware
 from tikiti.payments.routes import PAYMENTS
@@ -42,6 +42,7 @@ from tikiti.typedefs import DATABASE, HTTP, KEYBOX, METRICS, REDIS, SETTINGS
 
 logger = logging.getLogger(__name__)
 REDIS_POOL_SIZE = 64
+DB_OVERFLOW = 10  # connections above TIKITI_DB_POOL_SIZE that a rush may open
 MAX_BODY = 256 * 1024  # webhooks and forms are small; anything bigger is refused with 413
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -61,7 +62,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[DATABASE] = Database(make_engine(settings.database_url, pool_size=settings.db_pool_size))
+    # The cap is the pool size plus DB_OVERFLOW as ever, but every connection opened is kept:
+    # an overflow connection is closed as soon as it is returned, and under a rush the next
+    # one costs a new PostgreSQL backend and the driver's set-up queries, dozens a second.
+    size = settings.db_pool_size + DB_OVERFLOW
+    engine = make_engine(settings.database_url, pool_size=size, max_overflow=0)
+    # Up to TIKITI_DB_POOL_SIZE connections kept for single-statement reads (Database.read),
+    # which a USSD hop does far more often than it writes; at least DB_OVERFLOW stay for the
+    # transactions, and any a read keeps but stops using goes back after a few seconds.
+    app[DATABASE] = Database(engine, readers=settings.db_pool_size)
     yield
     await app[DATABASE].dispose()
 
@@ -97,7 +106,10 @@ async def _payments(app: web.Application) -> AsyncIterator[None]:
 
 async def _dialogs(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    store = RedisStore(app[REDIS], prefix=settings.redis_prefix)
+    # Every conversation step locks, reads and writes its session in Redis: those two scripts
+    # go over one pipelined connection (TLS, which RedisLink does not speak, uses the pool).
+    link = RedisLink(settings.redis_url) if RedisLink.supports(settings.redis_url) else None
+    store = RedisStore(app[REDIS], prefix=settings.redis_prefix, link=link)
     engine = Engine(
         app[DATABASE],
         store,
@@ -112,6 +124,8 @@ async def _dialogs(app: web.Application) -> AsyncIterator[None]:
     yield
     await conversations.close()
     await close_senders(senders)
+    if link is not None:
+        await link.close()
 
 
 async def _sandbox_operator(app: web.Application) -> AsyncIterator[None]:
@@ -150,9 +164,9 @@ def create_app(settings: Settings) -> web.Application:
     add_payment_routes(app)
     ussd_africastalking.add_routes(app, token=settings.callback_token)
     sms_africastalking.add_routes(app)
-    media.add_routes(app)
     twilio_routes.add_routes(app, settings)  # none without a Twilio account
     telegram.add_routes(app)  # 404 without a bot
+    media.add_routes(app)
     watch.add_routes(app)
     gate_api.add_routes(app)
     gate_page.add_routes(app)

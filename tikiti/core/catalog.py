@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, func, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tikiti.core.db import Query, Reader, fetch
 from tikiti.core.models import Event, EventStatus, Venue
 from tikiti.core.money import Money
 
@@ -105,11 +106,10 @@ async def event_by_code(session: AsyncSession, code: str) -> Event | None:
     return await session.scalar(select(Event).where(Event.code == code.strip().upper()))
 
 
-Reader = AsyncSession | AsyncConnection
-
-_TIERS = text(
+_TIERS = Query(
     """
-    SELECT t.id, t.code, t.name, t.capacity, t.capacity - t.sold - t.held AS available,
+    SELECT t.id, t.code, t.name, t.capacity,
+           t.capacity - t.sold - t.held AS available,
            coalesce(json_object_agg(p.currency, p.amount_minor)
                     FILTER (WHERE p.currency IS NOT NULL), '{}') AS prices
       FROM tiers t LEFT JOIN tier_prices p ON p.tier_id = t.id
@@ -122,21 +122,21 @@ _TIERS = text(
 
 async def tiers(reader: Reader, event_id: int, *, tier_id: int = 0) -> list[TierAvailability]:
     """Tiers with what is left right now and their prices in every currency (one query)."""
-    rows = await reader.execute(_TIERS, {"event_id": event_id, "tier_id": tier_id})
+    rows = await fetch(reader, _TIERS, event_id=event_id, tier_id=tier_id)
     return [
         TierAvailability(
-            row.id,
-            row.code,
-            row.name,
-            row.capacity,
-            row.available,
-            {currency: Money(int(amount), currency) for currency, amount in row.prices.items()},
+            id_,
+            code,
+            name,
+            capacity,
+            available,
+            {currency: Money(int(amount), currency) for currency, amount in prices.items()},
         )
-        for row in rows
+        for id_, code, name, capacity, available, prices in rows
     ]
 
 
-_EVENT_FACTS = text(
+_EVENT_FACTS = Query(
     """
     SELECT e.name, e.country, e.per_order_limit, e.payment_methods, o.default_currency
       FROM events e JOIN organizers o ON o.id = e.organizer_id
@@ -157,9 +157,8 @@ class EventFacts:
 
 
 async def event_facts(reader: Reader, event_id: int) -> EventFacts | None:
-    row = (await reader.execute(_EVENT_FACTS, {"event_id": event_id})).one_or_none()
-    if row is None:
+    rows = await fetch(reader, _EVENT_FACTS, event_id=event_id)
+    if not rows:
         return None
-    return EventFacts(
-        row.name, row.country, row.per_order_limit, list(row.payment_methods), row.default_currency
-    )
+    name, country, per_order_limit, payment_methods, currency = rows[0]
+    return EventFacts(name, country, per_order_limit, list(payment_methods), currency)

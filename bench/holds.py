@@ -43,7 +43,7 @@ INSERT INTO order_lines (order_id, tier_id, quantity, unit_price_minor)
 VALUES (:order_id, :tier_id, :quantity, :price);
 WITH taken AS (
     UPDATE tiers SET held = held + :quantity
-     WHERE id = :tier_id AND active AND capacity - sold - held >= :quantity
+     WHERE id = :tier_id AND active AND capacity - sold - held - allocated >= :quantity
     RETURNING id
 )
 INSERT INTO holds (order_id, tier_id, quantity, state, expires_at)

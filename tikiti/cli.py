@@ -22,6 +22,7 @@ from tikiti import (
     cli_agents,
     cli_gate,
     cli_payments,
+    cli_sales,
     cli_telegram,
     phone,
     schema,
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_gate.add_parser(commands)
     cli_agents.add_parser(commands)
     cli_telegram.add_parser(commands)
+    cli_sales.add_parser(commands)
     dialog = commands.add_parser("dialog", help="the booking dialog")
     dialog.add_subparsers(dest="dialog_command", required=True).add_parser(
         "diagram", help="print docs/dialog.md (a Mermaid diagram of the machine)"
@@ -220,6 +222,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(cli_agents.run(settings, args))
     elif args.command == "telegram":
         return asyncio.run(cli_telegram.run(settings, args))
+    elif args.command in ("reseller", "promo"):
+        return asyncio.run(cli_sales.run(settings, args))
     elif args.command == "user":
         asyncio.run(_add_user(settings, args, _read_password(args.password_stdin)))
     return 0

@@ -109,7 +109,7 @@ async def event_by_code(session: AsyncSession, code: str) -> Event | None:
 _TIERS = Query(
     """
     SELECT t.id, t.code, t.name, t.capacity,
-           t.capacity - t.sold - t.held AS available,
+           t.capacity - t.sold - t.held - t.allocated AS available,
            coalesce(json_object_agg(p.currency, p.amount_minor)
                     FILTER (WHERE p.currency IS NOT NULL), '{}') AS prices
       FROM tiers t LEFT JOIN tier_prices p ON p.tier_id = t.id

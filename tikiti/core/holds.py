@@ -1,4 +1,9 @@
-"""Placing a hold: an order whose places are set aside for one buyer for a few minutes."""
+"""Placing a hold: an order whose places are set aside for one buyer for a few minutes.
+
+A hold may carry a reseller's code (the sale is theirs; on a tier where they have an allocation,
+the places come from it) and a promo code (its discount is taken off the total and one use of it
+is taken). Locks are always taken in one order: promo code, then allocation, then tier.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from sqlalchemy import BigInteger, Integer, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tikiti.core import inventory, seating
+from tikiti.core import inventory, promos, resellers, seating
 from tikiti.core.codes import ALPHABET
+from tikiti.core.discounts import Line, line_discounts
 from tikiti.core.errors import (
     InvalidInput,
     LimitExceeded,
@@ -47,6 +53,7 @@ class Placed:
     total: Money
     seats: tuple[str, ...]
     created: bool
+    discount: Money | None = None  # what a promo code took off `total` (None: no code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,15 +105,18 @@ _ORDER = text(
         INSERT INTO buyers (phone, language) VALUES (:phone, :language) ON CONFLICT DO NOTHING
     ), placed AS (
         INSERT INTO orders (organizer_id, event_id, reference, buyer_phone, channel, language,
-                            currency, total_minor, status, agent_id, idempotency_key, expires_at)
+                            currency, total_minor, status, agent_id, reseller_id, promo_code_id,
+                            discount_minor, idempotency_key, expires_at)
         VALUES (:organizer_id, :event_id, :reference, :phone, :channel, :language, :currency,
-                :total, 'held', :agent_id, :idempotency_key, :expires_at)
+                :total, 'held', :agent_id, :reseller_id, :promo_code_id, :discount,
+                :idempotency_key, :expires_at)
         ON CONFLICT DO NOTHING
         RETURNING id
     ), lines AS (
-        INSERT INTO order_lines (order_id, tier_id, quantity, unit_price_minor)
-        SELECT placed.id, line.tier_id, line.quantity, line.price
-          FROM placed, unnest(:tier_ids, :quantities, :prices) AS line(tier_id, quantity, price)
+        INSERT INTO order_lines (order_id, tier_id, quantity, unit_price_minor, discount_minor)
+        SELECT placed.id, line.tier_id, line.quantity, line.price, line.discount
+          FROM placed, unnest(:tier_ids, :quantities, :prices, :discounts)
+                       AS line(tier_id, quantity, price, discount)
     )
     SELECT id FROM placed
     """
@@ -114,6 +124,7 @@ _ORDER = text(
     bindparam("tier_ids", type_=ARRAY(BigInteger)),
     bindparam("quantities", type_=ARRAY(Integer)),
     bindparam("prices", type_=ARRAY(BigInteger)),
+    bindparam("discounts", type_=ARRAY(BigInteger)),
 )
 
 
@@ -149,6 +160,9 @@ async def _existing(session: AsyncSession, idempotency_key: str) -> Placed | Non
         Money(order.total_minor, order.currency),
         (),
         created=False,
+        discount=(
+            None if order.promo_code_id is None else Money(order.discount_minor, order.currency)
+        ),
     )
 
 
@@ -167,6 +181,23 @@ async def _insert_order(session: AsyncSession, values: dict[str, object]) -> tup
     raise RuntimeError("could not find a free order reference")
 
 
+async def _reseller(
+    session: AsyncSession, organizer_id: int, code: str | None
+) -> resellers.ResellerView | None:
+    """A blank code is no code: the dialog's optional step may pass what was typed, or ''."""
+    if code is None or not code.strip():
+        return None
+    return await resellers.find(session, organizer_id=organizer_id, code=code)
+
+
+async def _promo(
+    session: AsyncSession, event_id: int, code: str | None, now: datetime
+) -> promos.Promo | None:
+    if code is None or not code.strip():
+        return None
+    return await promos.find(session, event_id=event_id, code=code, now=now)
+
+
 async def place_hold(
     session: AsyncSession,
     *,
@@ -178,9 +209,16 @@ async def place_hold(
     currency: str,
     idempotency_key: str | None = None,
     agent_id: int | None = None,
+    reseller_code: str | None = None,
+    promo_code: str | None = None,
     now: datetime | None = None,
 ) -> Placed:
-    """Set places aside; the same idempotency key twice returns the first hold, unchanged."""
+    """Set places aside; the same idempotency key twice returns the first hold, unchanged.
+
+    An unknown or unusable code raises (resellers.ResellerNotFound, promos.PromoNotFound,
+    PromoNotValid, PromoUsedUp, PromoBuyerLimit) and, like SoldOut, leaves the caller's
+    transaction to be rolled back, so that nothing is held.
+    """
     if idempotency_key and (found := await _existing(session, idempotency_key)):
         return found
     now = now or datetime.now(UTC)
@@ -191,7 +229,11 @@ async def place_hold(
         raise SalesClosed(f"{event.name} is not on sale", event_id=event_id)
     lines = merge_items(items, event.per_order_limit)
     tiers = await _priced_tiers(session, event_id, [i.tier_id for i in lines], currency, now)
-    total = sum(tiers[i.tier_id].price_minor * i.quantity for i in lines)
+    reseller = await _reseller(session, event.organizer_id, reseller_code)
+    promo = await _promo(session, event_id, promo_code, now)
+    priced = [Line(i.tier_id, i.quantity, tiers[i.tier_id].price_minor) for i in lines]
+    discounts = line_discounts(promo.rule, priced, currency) if promo else [0] * len(lines)
+    total = sum(line.unit_price_minor * line.quantity for line in priced) - sum(discounts)
     expires_at = now + timedelta(minutes=event.hold_minutes)
     inserted = await _insert_order(
         session,
@@ -204,11 +246,15 @@ async def place_hold(
             "currency": currency,
             "total": total,
             "agent_id": agent_id,
+            "reseller_id": reseller.id if reseller else None,
+            "promo_code_id": promo.id if promo else None,
+            "discount": sum(discounts),
             "idempotency_key": idempotency_key,
             "expires_at": expires_at,
-            "tier_ids": [i.tier_id for i in lines],
-            "quantities": [i.quantity for i in lines],
-            "prices": [tiers[i.tier_id].price_minor for i in lines],
+            "tier_ids": [line.tier_id for line in priced],
+            "quantities": [line.quantity for line in priced],
+            "prices": [line.unit_price_minor for line in priced],
+            "discounts": discounts,
         },
     )
     if inserted is None:
@@ -217,8 +263,14 @@ async def place_hold(
         assert again is not None
         return again
     order_id, reference = inserted
-    seats = await take_places(session, event_id, order_id, lines, tiers, expires_at)
-    return Placed(order_id, reference, expires_at, Money(total, currency), seats, created=True)
+    if promo:  # the code before the places: see the module's note on lock order
+        await promos.redeem(
+            session, promo.id, promo.per_buyer_limit, order_id=order_id, buyer_phone=buyer_phone
+        )
+    mine = await resellers.allocation_ids(session, reseller.id, list(tiers)) if reseller else {}
+    seats = await take_places(session, event_id, order_id, lines, tiers, expires_at, mine)
+    discount = Money(sum(discounts), currency) if promo else None
+    return Placed(order_id, reference, expires_at, Money(total, currency), seats, True, discount)
 
 
 async def take_places(
@@ -228,17 +280,30 @@ async def take_places(
     lines: Sequence[Item],
     tiers: dict[int, _PricedTier],
     expires_at: datetime,
+    allocations: dict[int, int] | None = None,
 ) -> tuple[str, ...]:
+    """Hold each line's places: from the reseller's allocation on that tier when there is one
+    (`allocations`: tier id → allocation id), else from the tier's general pool."""
     seats: list[str] = []
     for line in lines:
         tier = tiers[line.tier_id]
-        hold_id = await inventory.take(
-            session,
-            order_id=order_id,
-            tier_id=line.tier_id,
-            quantity=line.quantity,
-            expires_at=expires_at,
-        )
+        allocation_id = (allocations or {}).get(line.tier_id)
+        if allocation_id is not None:
+            hold_id = await inventory.take_allocated(
+                session,
+                order_id=order_id,
+                allocation_id=allocation_id,
+                quantity=line.quantity,
+                expires_at=expires_at,
+            )
+        else:
+            hold_id = await inventory.take(
+                session,
+                order_id=order_id,
+                tier_id=line.tier_id,
+                quantity=line.quantity,
+                expires_at=expires_at,
+            )
         if tier.reserved and tier.section_id is not None:
             chosen = await seating.assign(
                 session,
@@ -253,7 +318,8 @@ async def take_places(
 
 
 async def retake(session: AsyncSession, order: Order, now: datetime) -> None:
-    """Hold an expired order's places again (late payment); raises SoldOut if they are gone."""
+    """Hold an expired order's places (and its promo code use) again, for a late payment;
+    raises SoldOut, promos.PromoUsedUp or promos.PromoBuyerLimit if they are gone."""
     lines = (
         await session.execute(
             select(OrderLine.tier_id, OrderLine.quantity).where(OrderLine.order_id == order.id)
@@ -261,7 +327,12 @@ async def retake(session: AsyncSession, order: Order, now: datetime) -> None:
     ).all()
     items = [Item(tier_id, quantity) for tier_id, quantity in sorted(lines)]
     tiers = await _priced_tiers_any_time(session, order, [i.tier_id for i in items])
-    await take_places(session, order.event_id, order.id, items, tiers, now)
+    if order.promo_code_id is not None:
+        await promos.retake(session, order.id, order.promo_code_id, order.buyer_phone)
+    mine: dict[int, int] = {}
+    if order.reseller_id is not None:
+        mine = await resellers.allocation_ids(session, order.reseller_id, list(tiers))
+    await take_places(session, order.event_id, order.id, items, tiers, now, mine)
 
 
 async def _priced_tiers_any_time(

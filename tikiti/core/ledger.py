@@ -27,6 +27,15 @@ def agent_float_account(agent_id: int) -> str:
     return f"agent_float:{agent_id}"
 
 
+# What the organizer pays sellers for their sales (agents and resellers alike), and what it
+# owes one reseller in commission.
+COMMISSION_EXPENSE = "commission_expense"
+
+
+def reseller_commission_account(reseller_id: int) -> str:
+    return f"reseller_commission:{reseller_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Leg:
     account: str

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tikiti.core import audit, inventory, ledger
+from tikiti.core import audit, inventory, ledger, resellers
 from tikiti.core.codes import ALPHABET
 from tikiti.core.errors import InvalidState, NotFound
 from tikiti.core.ledger import Leg, Refs
@@ -151,6 +151,7 @@ async def refund(session: AsyncSession, order_id: int, *, actor: str, reason: st
             refs=Refs(event_id=order.event_id, order_id=order.id, payment_id=payment.id),
             memo=reason,
         )
+    await resellers.reverse_commission(session, order)
     order.status = OrderStatus.REFUNDED
     await audit.record(
         session,

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tikiti.core import audit, holds, inventory, ledger, notices, outbox, tickets
+from tikiti.core import audit, holds, inventory, ledger, notices, outbox, promos, resellers, tickets
 from tikiti.core.errors import NotFound, SoldOut
 from tikiti.core.ledger import Leg, Refs
 from tikiti.core.models import (
@@ -165,7 +165,7 @@ async def _fulfil(
             async with session.begin_nested():
                 await holds.retake(session, order, now)
                 await inventory.convert(session, order.id)
-        except SoldOut:
+        except (SoldOut, promos.PromoUsedUp, promos.PromoBuyerLimit):
             return await _refund_due(session, order, payment)
         outcome = Outcome.SETTLED_LATE
     else:
@@ -174,6 +174,7 @@ async def _fulfil(
     order.status = OrderStatus.PAID
     issued = await tickets.issue_for_order(session, order)
     order.status = OrderStatus.FULFILLED
+    await resellers.accrue_commission(session, order)
     return Settlement(outcome, order.id, tuple(issued))
 
 

@@ -37,7 +37,7 @@ async def join(
     tier = await session.scalar(select(Tier).where(Tier.id == tier_id, Tier.event_id == event_id))
     if tier is None:
         raise NotFound("no such tier for this event", tier_id=tier_id)
-    if tier.capacity - tier.sold - tier.held > 0:
+    if tier.capacity - tier.sold - tier.held - tier.allocated > 0:
         raise InvalidInput("places are still on sale: buy one now", field="tier")
     await session.execute(
         insert(WaitlistEntry)
@@ -86,7 +86,7 @@ _TIERS_WITH_PLACES = text(
     SELECT DISTINCT w.tier_id
       FROM waitlist_entries w JOIN tiers t ON t.id = w.tier_id JOIN events e ON e.id = t.event_id
      WHERE w.status = 'waiting' AND e.status = 'on_sale'
-       AND t.capacity - t.sold - t.held > 0
+       AND t.capacity - t.sold - t.held - t.allocated > 0
     """
 )
 

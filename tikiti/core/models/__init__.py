@@ -29,6 +29,8 @@ from tikiti.core.models.orders import (
 )
 from tikiti.core.models.organizers import AuditEntry, Organizer, Role, User
 from tikiti.core.models.outbox import OutboxMessage, OutboxStatus
+from tikiti.core.models.promos import PromoCode, PromoRedemption
+from tikiti.core.models.resellers import Reseller, ResellerAllocation
 from tikiti.core.models.telegram import TelegramChat
 from tikiti.core.models.tickets import CheckIn, Ticket, TicketStatus
 from tikiti.core.models.transfers import TicketTransfer
@@ -62,6 +64,10 @@ __all__ = [
     "PaymentAccount",
     "PaymentEvent",
     "PaymentStatus",
+    "PromoCode",
+    "PromoRedemption",
+    "Reseller",
+    "ResellerAllocation",
     "Role",
     "Seat",
     "SeatClaim",

@@ -153,6 +153,8 @@ class Tier(Base):
     __table_args__ = (
         CheckConstraint("sold >= 0 AND held >= 0", name="counters_non_negative"),
         CheckConstraint("sold + held <= capacity", name="not_oversold"),
+        CheckConstraint("allocated >= 0", name="allocated_non_negative"),
+        CheckConstraint("sold + held + allocated <= capacity", name="allocations_fit"),
         UniqueConstraint("event_id", "code", name="uq_tiers_event_code"),
     )
 
@@ -168,6 +170,8 @@ class Tier(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     sold: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     held: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Resellers' places not yet held or sold: set aside, so general buyers can never take them.
+    allocated: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     sales_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sales_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sort_order: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))

@@ -71,7 +71,11 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("total_minor >= 0", name="total_non_negative"),
+        CheckConstraint("discount_minor >= 0", name="discount_non_negative"),
         Index("ix_orders_buyer_phone", "buyer_phone"),
+        Index(
+            "ix_orders_reseller", "reseller_id", postgresql_where=text("reseller_id IS NOT NULL")
+        ),
         Index("ix_orders_event_status", "event_id", "status"),
         Index(
             "ix_orders_open_expiry",
@@ -95,6 +99,15 @@ class Order(Base):
     agent_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("agents.id", ondelete="RESTRICT")
     )
+    # Sold with a reseller's code (theirs the commission) and/or a promo code; the total is
+    # already net of `discount_minor`, which the lines' own discounts add up to.
+    reseller_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("resellers.id", ondelete="RESTRICT")
+    )
+    promo_code_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("promo_codes.id", ondelete="RESTRICT")
+    )
+    discount_minor: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     flag_reason: Mapped[str | None] = mapped_column(Text)
@@ -109,6 +122,9 @@ class OrderLine(Base):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_price_minor >= 0", name="price_non_negative"),
+        CheckConstraint(
+            "discount_minor BETWEEN 0 AND quantity * unit_price_minor", name="discount_within_price"
+        ),
     )
 
     id: Mapped[int] = pk()
@@ -118,10 +134,12 @@ class OrderLine(Base):
     tier_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("tiers.id", ondelete="RESTRICT"))
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    discount_minor: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class Hold(Base):
-    """Inventory set aside for one order line; its quantity is counted in `tiers.held`."""
+    """Inventory set aside for one order line; its quantity is counted in `tiers.held` (and in
+    its reseller allocation's `held`, when it came from one)."""
 
     __tablename__ = "holds"
     __table_args__ = (
@@ -134,6 +152,9 @@ class Hold(Base):
         BigInteger, ForeignKey("orders.id", ondelete="CASCADE"), index=True
     )
     tier_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("tiers.id", ondelete="RESTRICT"))
+    allocation_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("reseller_allocations.id", ondelete="RESTRICT")
+    )
     quantity: Mapped[int] = mapped_column(Integer)
     state: Mapped[HoldState] = mapped_column(_enum(HoldState, "hold_state"))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from tikiti.core import buyers, catalog
 from tikiti.core.errors import InvalidInput
 from tikiti.core.phones import normalize_phone
-from tikiti.dialogs import transfer_desk, waitlist_desk
+from tikiti.dialogs import code_desk, transfer_desk, waitlist_desk
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import LANGUAGES
 from tikiti.dialogs.machine import State
@@ -199,8 +199,10 @@ async def _tier_and_quantity(
 ) -> None:
     async with ctx.db.read() as connection:
         tiers = await catalog.tiers(connection, event_id)
-    named = args[0] if args and not args[0].isdigit() else None
-    quantity = args[-1] if args and args[-1].isdigit() else None
+    words = list(args)
+    code = _trailing_code(words)
+    named = words[0] if words and not words[0].isdigit() else None
+    quantity = words[-1] if words and words[-1].isdigit() else None
     open_tiers = [t for t in tiers if not t.sold_out]
     if named is None and len(open_tiers) == 1 and len(tiers) == 1:
         tier: catalog.TierAvailability | None = open_tiers[0]
@@ -219,12 +221,25 @@ async def _tier_and_quantity(
     if quantity is not None and 1 <= int(quantity) <= ctx.number("max_quantity"):
         ctx.data["quantity"] = int(quantity)
         _go(ctx, State.PAYER, State.EVENTS, State.TIERS, State.QUANTITY)
+        if code is not None:
+            refusal = await code_desk.accept(ctx, code)
+            ctx.session.error = refusal or ""
         return
     _go(ctx, State.QUANTITY, State.EVENTS, State.TIERS)
     if quantity is not None:
         ctx.session.error = ctx.t(
             "Reply with a number from 1 to {most}.", most=ctx.data.get("max_quantity", 1)
         )
+
+
+def _trailing_code(words: list[str]) -> str | None:
+    """Takes a seller's or promo code off the end of `words`: a last word after the quantity,
+    as in BUY ZIMFEST VIP 2 TINO."""
+    if not words or words[-1].isdigit():
+        return None
+    if (len(words) >= 2 and words[-2].isdigit()) or len(words) >= 3:
+        return words.pop()
+    return None
 
 
 def _match_tier(

@@ -50,6 +50,7 @@ class State(enum.StrEnum):
     TRANSFERRED = "transferred"
     WAITLIST_ASK = "waitlist_ask"
     WAITLIST_JOINED = "waitlist_joined"
+    SALE_CODE = "sale_code"
 
 
 END_STATES = frozenset(
@@ -115,6 +116,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     _t(State.CONFIRM, State.PAYING, ["chose_confirm", "checkout_ok"], prepare="checkout"),
     _t(State.CONFIRM, State.TIERS, ["chose_confirm", "checkout_sold_out"]),
     _t(State.CONFIRM, State.FAILED, "chose_confirm"),
+    _t(State.CONFIRM, State.SALE_CODE, "chose_code"),
     _invalid(State.CONFIRM),
     _t(State.MY_TICKETS, State.TICKET, "picked", after="remember_ticket"),
     _invalid(State.MY_TICKETS),
@@ -130,6 +132,9 @@ TRANSITIONS: list[dict[str, Any]] = [
     _invalid(State.TRANSFER_PHONE, "phone"),
     _t(State.TRANSFER_CODE, State.TRANSFERRED, "transfer_confirmed"),
     _invalid(State.TRANSFER_CODE, "transfer"),
+    # A promo or reseller code, typed before confirming.
+    _t(State.SALE_CODE, State.CONFIRM, "code_accepted"),
+    _invalid(State.SALE_CODE, "code"),
     # A sold-out tier: join its waiting list.
     _t(State.WAITLIST_ASK, State.WAITLIST_JOINED, ["chose_join", "waitlist_joined"]),
     _t(State.WAITLIST_ASK, State.TIERS, "chose_join", after="reject_waitlist"),

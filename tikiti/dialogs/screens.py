@@ -143,7 +143,16 @@ async def method(ctx: Ctx) -> Screen:
 
 
 def total(ctx: Ctx) -> Money:
-    return Money(ctx.number("price_minor") * ctx.number("quantity"), str(ctx.data["currency"]))
+    """What the buyer pays: the hold's own figure once placed, else the price less any code's
+    quoted discount."""
+    paid = ctx.data.get("paid_minor")
+    if isinstance(paid, int):
+        return Money(paid, str(ctx.data["currency"]))
+    gross = ctx.number("price_minor") * ctx.number("quantity")
+    discount = ctx.data.get("discount_minor")
+    return Money(
+        max(gross - (discount if isinstance(discount, int) else 0), 0), str(ctx.data["currency"])
+    )
 
 
 async def confirm(ctx: Ctx) -> Screen:
@@ -156,10 +165,23 @@ async def confirm(ctx: Ctx) -> Screen:
         method=METHOD_NAMES.get(str(ctx.data["method"]), str(ctx.data["method"])),
         phone=local_number(str(ctx.data["payer"])),
     )
-    return Screen(text, [("confirm", ctx.t("Confirm and pay"))])
+    options = [("confirm", ctx.t("Confirm and pay"))]
+    if "promo_code" not in ctx.data and "reseller_code" not in ctx.data:
+        options.append(("code", ctx.t("I have a code")))
+    return Screen(text, options)
+
+
+async def sale_code(ctx: Ctx) -> Screen:
+    return Screen(ctx.t("Type the promo or seller code:"))
 
 
 async def paying(ctx: Ctx) -> Screen:
+    if total(ctx).minor == 0:
+        free = ctx.t(
+            "Your tickets are free with this code and come by SMS. Order {reference}.",
+            reference=ctx.data["reference"],
+        )
+        return Screen(free, end=True, navigation=False)
     text = ctx.t(
         "Approve the {method} prompt on {phone} to pay {total}. "
         "Your tickets will come by SMS. Order {reference}.",
@@ -432,4 +454,5 @@ SCREENS: dict[str, Callable[[Ctx], Awaitable[Screen]]] = {
     "transferred": transferred,
     "waitlist_ask": waitlist_ask,
     "waitlist_joined": waitlist_joined,
+    "sale_code": sale_code,
 }

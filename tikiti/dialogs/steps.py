@@ -7,10 +7,10 @@ import logging
 
 from transitions.core import EventData
 
-from tikiti.core import buyers, catalog, holds, orders, pins
+from tikiti.core import buyers, catalog, free_orders, holds, orders, pins
 from tikiti.core.errors import CoreError, InvalidInput, SoldOut
 from tikiti.core.phones import is_mobile, normalize_phone
-from tikiti.dialogs import agent_desk, gate_desk, transfer_desk, waitlist_desk
+from tikiti.dialogs import agent_desk, code_desk, gate_desk, transfer_desk, waitlist_desk
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import LANGUAGES
 from tikiti.dialogs.types import Followup
@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 
 def _value(event: EventData) -> str | None:
     value = event.kwargs.get("value")
+    return value if isinstance(value, str) else None
+
+
+def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
@@ -42,6 +46,7 @@ class Conversation:
         self._sale_refusal: str | None = None
         self._transfer_refusal: str | None = None
         self._waitlist_refusal: str | None = None
+        self._code_refusal: str | None = None
 
     # -- guards -----------------------------------------------------------------------------
     def picked(self, event: EventData) -> bool:
@@ -67,6 +72,13 @@ class Conversation:
 
     def chose_resend(self, event: EventData) -> bool:
         return _value(event) == "resend"
+
+    def chose_code(self, event: EventData) -> bool:
+        return _value(event) == "code"
+
+    async def code_accepted(self, event: EventData) -> bool:
+        self._code_refusal = await code_desk.accept(self.ctx, _raw(event))
+        return self._code_refusal is None
 
     def chose_offer(self, event: EventData) -> bool:
         return _value(event) == "offer"
@@ -324,6 +336,9 @@ class Conversation:
     def reject_waitlist(self, event: EventData) -> None:
         self.ctx.session.error = self._waitlist_refusal or self.ctx.t("Please try again.")
 
+    def reject_code(self, event: EventData) -> None:
+        self.ctx.session.error = self._code_refusal or self.ctx.t("Please try again.")
+
     def reject_transfer(self, event: EventData) -> None:
         self.ctx.session.error = self._transfer_refusal or self.ctx.t("Please try again.")
 
@@ -360,14 +375,25 @@ class Conversation:
                     language=ctx.session.language,
                     currency=str(ctx.data["currency"]),
                     idempotency_key=key,
+                    reseller_code=_text(ctx.data.get("reseller_code")),
+                    promo_code=_text(ctx.data.get("promo_code")),
                 )
+                if placed.total.minor == 0:  # a code made it free: no payment to ask for
+                    await free_orders.fulfil(session, placed.order_id, actor="dialog")
         except SoldOut as error:
             self._sold_out(error.available)
             return
         except CoreError as error:
-            self._failed(ctx.t("We could not hold your tickets."), error)
+            if code_desk.is_code_error(error):
+                self._failed(code_desk.refusal(ctx, error), error)
+            else:
+                self._failed(ctx.t("We could not hold your tickets."), error)
             return
         ctx.data["reference"] = placed.reference
+        ctx.data["paid_minor"] = placed.total.minor
+        if placed.total.minor == 0:
+            self.checkout_result = "ok"
+            return
         await self._request_payment(placed.order_id, key)
 
     async def _request_payment(self, order_id: int, key: str) -> None:

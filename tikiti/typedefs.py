@@ -17,3 +17,5 @@ REDIS = web.AppKey("redis", Redis)
 KEYBOX = web.AppKey("keybox", KeyBox)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+# The organizer admin, mounted at /admin; kept so tools and tests can walk its routes.
+ADMIN = web.AppKey("admin", web.Application)

@@ -10,7 +10,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from tikiti.admin import gate_api, gate_page
+from tikiti.admin import app as admin_app
+from tikiti.admin import gate_api
 from tikiti.channels import (
     media,
     sms_africastalking,
@@ -38,7 +39,7 @@ from tikiti.payments.sandbox_web import add_routes as add_sandbox_routes
 from tikiti.payments.service import Payments
 from tikiti.providers import PROVIDERS
 from tikiti.senders import close_senders, senders_for
-from tikiti.typedefs import DATABASE, HTTP, KEYBOX, METRICS, REDIS, SETTINGS
+from tikiti.typedefs import ADMIN, DATABASE, HTTP, KEYBOX, METRICS, REDIS, SETTINGS
 
 logger = logging.getLogger(__name__)
 REDIS_POOL_SIZE = 64
@@ -169,7 +170,7 @@ def create_app(settings: Settings) -> web.Application:
     media.add_routes(app)
     watch.add_routes(app)
     gate_api.add_routes(app)
-    gate_page.add_routes(app)
+    app[ADMIN] = admin_app.mount(app)  # /admin/…: organizer admin and the gate page
     if settings.sandbox_enabled:
         _mount_sandbox(app)
         sms_sandbox.add_routes(app)

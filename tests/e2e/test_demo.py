@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
@@ -62,6 +65,20 @@ def stop(process: subprocess.Popen[str]) -> str:
     return output
 
 
+def sign_in(port: int, email: str, password: str) -> str:
+    """The admin login page with the printed credentials; returns the page signed in to."""
+    base = f"http://127.0.0.1:{port}/admin"
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    with browser.open(f"{base}/login", timeout=10) as response:
+        found = re.search(r'name="csrf" value="([^"]+)"', response.read().decode())
+    assert found is not None
+    form = {"csrf": found.group(1), "email": email, "password": password}
+    data = urllib.parse.urlencode(form).encode()
+    with browser.open(f"{base}/login", data=data, timeout=10) as response:
+        assert response.url == f"{base}/"  # followed the redirect to the dashboard
+        return str(response.read().decode())
+
+
 def test_demo_starts_serves_stops_and_reuses_its_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
     port = free_port()
@@ -78,6 +95,8 @@ def test_demo_starts_serves_stops_and_reuses_its_data(tmp_path: Path) -> None:
     second = start_demo(data_dir, port)
     try:
         wait_healthy(port, second)
+        email, password = password_line.split("admin login:")[1].strip().split(" / ")
+        assert "Harare Live Promotions" in sign_in(port, email, password)
     finally:
         out_second = stop(second)
     assert "seeded demo organizer" not in out_second  # the same data, not a second copy

@@ -34,6 +34,11 @@ def make_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> Asy
     )
 
 
+# SQLAlchemy's own rules for text(): which `:name`s are parameters, and `\:` as a plain colon.
+_BIND_NAME = re.compile(r"(?<![:\w\\]):(\w+)(?![:\w])")
+_ESCAPED_COLON = re.compile(r"\\(:\w*)(?![:\w])")
+
+
 class Query:
     """One read statement in two spellings: SQLAlchemy's text() with :names for any reader, and
     asyncpg's own ($1, $2, …) for a connection Database.read() keeps, which runs it without
@@ -50,7 +55,9 @@ class Query:
             return f"${names.index(found[1]) + 1}"
 
         self.clause: TextClause = text(sql)
-        self.sql = re.sub(r"(?<![:\w]):(\w+)", number, sql)  # `::type` casts are left alone
+        # The names text() finds, and its `\:` escapes undone as it does when rendering, so
+        # that both spellings read the same statement (`::type` casts are left alone).
+        self.sql = _ESCAPED_COLON.sub(r"\1", _BIND_NAME.sub(number, sql))
         self.names = tuple(names)
 
 
@@ -124,8 +131,10 @@ class Database:
                 await connection.rollback()
         except BaseException:
             # A failed or cancelled statement may have left the connection unusable, and after
-            # a database restart every kept one is: open fresh ones as they are needed.
-            await self._drop(connection)
+            # a database restart every kept one is: open fresh ones as they are needed. The
+            # failed one is closed rather than pooled: fetch() bypasses SQLAlchemy, which would
+            # otherwise never learn that it is dead and would hand it out again and again.
+            await self._drop(connection, broken=True)
             await self._drop_idle()
             raise
         now = time.monotonic()
@@ -148,10 +157,12 @@ class Database:
             _drivers[connection] = raw.driver_connection
         return connection, time.monotonic()
 
-    async def _drop(self, connection: AsyncConnection) -> None:
+    async def _drop(self, connection: AsyncConnection, *, broken: bool = False) -> None:
         self._kept -= 1
-        _drivers.pop(connection, None)
+        driver = _drivers.pop(connection, None)
         with suppress(Exception):  # a dead connection may fail to roll back; the pool drops it
+            if broken or (driver is not None and driver.is_closed()):
+                await connection.invalidate()
             await connection.close()
 
     async def _drop_idle(self) -> None:

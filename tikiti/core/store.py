@@ -389,6 +389,12 @@ class _Pipeline(asyncio.Protocol):
             self._transport.close()
 
 
+def _consume_outcome(task: asyncio.Task[Any]) -> None:
+    """Marks a connection attempt's failure as seen, for when every caller has given up on it."""
+    if not task.cancelled():
+        task.exception()
+
+
 class RedisLink:
     """One Redis connection that every request of the process shares, commands pipelined.
 
@@ -428,9 +434,11 @@ class RedisLink:
         return await pipeline.send(args)
 
     async def _open(self) -> _Pipeline:
-        # Callers that find no connection share one attempt to open it.
-        if self._opening is None:
+        # Callers that find no connection share one attempt to open it. An attempt that ended
+        # after all its callers gave up is not theirs to reuse: its failure would be stale.
+        if self._opening is None or self._opening.done():
             self._opening = asyncio.ensure_future(self._connect())
+            self._opening.add_done_callback(_consume_outcome)
         opening = self._opening
         try:
             return await asyncio.shield(opening)

@@ -28,6 +28,17 @@ def tikiti(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.Compl
     )
 
 
+def cli_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """What an operator exports before running `tikiti`, for a test's own database."""
+    return {
+        "TIKITI_DATABASE_URL": database_url,
+        "TIKITI_REDIS_URL": redis_url,
+        "TIKITI_SECRET_KEY": TEST_SECRET,
+        "TIKITI_CALLBACK_TOKEN": "cli-test-callback-token",
+        "TIKITI_PUBLIC_URL": "https://tickets.example.org",
+    }
+
+
 async def run(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(tikiti, *args, env=env, stdin=stdin)
 
@@ -68,13 +79,7 @@ async def test_upgrade_seed_and_add_user_on_a_fresh_database(
     server_url: str, redis_url: str
 ) -> None:
     name, url = await create_database(server_url)
-    env = {
-        "TIKITI_DATABASE_URL": url,
-        "TIKITI_REDIS_URL": redis_url,
-        "TIKITI_SECRET_KEY": TEST_SECRET,
-        "TIKITI_CALLBACK_TOKEN": "cli-test-callback-token",
-        "TIKITI_PUBLIC_URL": "https://tickets.example.org",
-    }
+    env = cli_env(url, redis_url)
     try:
         for _ in range(2):  # empty database, then an up-to-date one
             result = await run("db", "upgrade", env=env)
@@ -155,13 +160,7 @@ async def test_upgrade_seed_and_add_user_on_a_fresh_database(
 
 async def test_payments_account_and_reconcile_commands(server_url: str, redis_url: str) -> None:
     name, url = await create_database(server_url)
-    env = {
-        "TIKITI_DATABASE_URL": url,
-        "TIKITI_REDIS_URL": redis_url,
-        "TIKITI_SECRET_KEY": TEST_SECRET,
-        "TIKITI_CALLBACK_TOKEN": "cli-test-callback-token",
-        "TIKITI_PUBLIC_URL": "https://tickets.example.org",
-    }
+    env = cli_env(url, redis_url)
     try:
         assert (await run("db", "upgrade", env=env)).returncode == 0
         assert (await run("seed", "--demo", env=env)).returncode == 0

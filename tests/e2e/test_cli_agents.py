@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from tests.conftest import TEST_SECRET, create_database, drop_database
-from tests.e2e.test_cli import run
+from tests.conftest import create_database, drop_database
+from tests.e2e.test_cli import cli_env, run
 from tikiti.core import agent_sales
 from tikiti.core.db import Database, make_engine
 from tikiti.core.models import Agent, Event, Tier
@@ -21,13 +21,7 @@ async def test_an_organizer_runs_an_agent_from_the_command_line(
     server_url: str, redis_url: str
 ) -> None:
     name, url = await create_database(server_url)
-    env = {
-        "TIKITI_DATABASE_URL": url,
-        "TIKITI_REDIS_URL": redis_url,
-        "TIKITI_SECRET_KEY": TEST_SECRET,
-        "TIKITI_CALLBACK_TOKEN": "cli-test-callback-token",
-        "TIKITI_PUBLIC_URL": "https://tickets.example.org",
-    }
+    env = cli_env(url, redis_url)
     who = ("--organizer", "harare-live", "--phone", AGENT)
     try:
         assert (await run("db", "upgrade", env=env)).returncode == 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.conftest import TEST_SECRET, create_database, drop_database
-from tests.e2e.test_cli import run
+from tests.conftest import create_database, drop_database
+from tests.e2e.test_cli import cli_env, run
 from tikiti.core import holds
 from tikiti.core.db import Database, make_engine
 from tikiti.core.models import Event, Order, PromoCode, ResellerAllocation, Tier
@@ -22,13 +22,7 @@ async def test_an_organizer_sets_up_a_reseller_and_a_promo_code(
     server_url: str, redis_url: str
 ) -> None:
     name, url = await create_database(server_url)
-    env = {
-        "TIKITI_DATABASE_URL": url,
-        "TIKITI_REDIS_URL": redis_url,
-        "TIKITI_SECRET_KEY": TEST_SECRET,
-        "TIKITI_CALLBACK_TOKEN": "cli-test-callback-token",
-        "TIKITI_PUBLIC_URL": "https://tickets.example.org",
-    }
+    env = cli_env(url, redis_url)
     try:
         assert (await run("db", "upgrade", env=env)).returncode == 0
         assert (await run("seed", "--demo", env=env)).returncode == 0

@@ -49,3 +49,16 @@ def chat_reply(channel: str, address: str, reply: Reply, message_id: str) -> Mes
         dedupe_key=f"reply:{channel}:{message_id}",
         options=tuple((option.key, option.label) for option in reply.options),
     )
+
+
+async def converse(dialog: Dialog, inbound: Inbound, limits: Limits) -> bool:
+    """One chat message through the dialog: the reply queued (keyed by the inbound message),
+    then the follow-ups started. False when the reply could not be queued: the channel then
+    answers 503, so the provider retries and gets the same reply."""
+    reply = await dialog.handle(inbound, limits)
+    if not await dialog.send(
+        chat_reply(inbound.channel, inbound.address, reply, inbound.dedupe_key or "")
+    ):
+        return False
+    dialog.after(reply)
+    return True

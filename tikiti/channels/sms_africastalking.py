@@ -14,7 +14,7 @@ from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
 from aiohttp import web
 
-from tikiti.channels.base import CALLBACK_TOKEN, DIALOG, ChannelError, chat_reply
+from tikiti.channels.base import CALLBACK_TOKEN, DIALOG, ChannelError, converse
 from tikiti.core import delivery
 from tikiti.core.errors import InvalidInput
 from tikiti.core.phones import normalize_phone
@@ -111,11 +111,8 @@ async def incoming(request: web.Request) -> web.Response:
     except ChannelError as error:
         logger.info("incoming sms refused: %s", error)
         return web.Response(status=error.status, text=str(error))
-    dialog = request.app[DIALOG]
-    reply = await dialog.handle(inbound, LIMITS)
-    if not await dialog.send(chat_reply(CHANNEL, inbound.address, reply, inbound.dedupe_key or "")):
+    if not await converse(request.app[DIALOG], inbound, LIMITS):
         return web.Response(status=503, text="try again")
-    dialog.after(reply)
     return web.Response(text="OK")
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from tikiti.channels.base import DIALOG, ChannelError, chat_reply
+from tikiti.channels.base import DIALOG, ChannelError, converse
 from tikiti.channels.twilio_common import (
     TwilioApi,
     empty_twiml,
@@ -52,11 +52,8 @@ async def incoming(request: web.Request) -> web.Response:
     except ChannelError as error:
         logger.warning("twilio sms refused: %s", error)
         return web.Response(status=error.status, text=str(error))
-    dialog = request.app[DIALOG]
-    reply = await dialog.handle(inbound, LIMITS)
-    if not await dialog.send(chat_reply(CHANNEL, inbound.address, reply, inbound.dedupe_key or "")):
+    if not await converse(request.app[DIALOG], inbound, LIMITS):
         return web.Response(status=503, text="try again")
-    dialog.after(reply)
     return empty_twiml()
 
 

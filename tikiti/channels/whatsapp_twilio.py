@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from tikiti.channels.base import DIALOG, ChannelError, chat_reply
+from tikiti.channels.base import DIALOG, ChannelError, converse
 from tikiti.channels.twilio_common import (
     TwilioApi,
     TwilioSendError,
@@ -70,11 +70,8 @@ async def incoming(request: web.Request) -> web.Response:
         await window_of(request.app).opened(inbound.address)
     except StoreUnavailable as error:
         logger.warning("whatsapp window not recorded (replies go as template or SMS): %s", error)
-    dialog = request.app[DIALOG]
-    reply = await dialog.handle(inbound, LIMITS)
-    if not await dialog.send(chat_reply(CHANNEL, inbound.address, reply, inbound.dedupe_key or "")):
+    if not await converse(request.app[DIALOG], inbound, LIMITS):
         return web.Response(status=503, text="try again")
-    dialog.after(reply)
     return empty_twiml()
 
 

@@ -112,21 +112,12 @@ async def try_pin(session: AsyncSession, agent_id: int, pin: str, now: datetime)
     agent = await session.scalar(
         select(Agent).where(Agent.id == agent_id, Agent.active).with_for_update()
     )
-    if agent is None or agent.pin_hash is None:
+    if agent is None:
         return pins.Attempt(False)
-    if agent.locked_until is not None and agent.locked_until > now:
-        return pins.Attempt(False, locked_until=agent.locked_until)
-    if await pins.matches(agent.pin_hash, pin):
-        agent.failed_pin_attempts = 0
-        agent.locked_until = None
-        return pins.Attempt(True)
-    agent.failed_pin_attempts, agent.locked_until = pins.after_failure(
-        agent.failed_pin_attempts, now
-    )
-    if agent.locked_until is not None:
+    attempt, locked = await pins.attempt(agent, pin, now)
+    if locked:
         await _audit(session, agent, "ussd", "agent.locked", {"until": agent.locked_until})
-        return pins.Attempt(False, locked_until=agent.locked_until)
-    return pins.Attempt(False, tries_left=pins.LOCK_AFTER - agent.failed_pin_attempts)
+    return attempt
 
 
 async def set_pin(session: AsyncSession, agent_id: int, pin: str) -> None:

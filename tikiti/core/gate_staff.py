@@ -114,21 +114,12 @@ async def try_pin(session: AsyncSession, staff_id: int, pin: str, now: datetime)
     )
     if staff is None:
         return pins.Attempt(False)
-    if staff.locked_until is not None and staff.locked_until > now:
-        return pins.Attempt(False, locked_until=staff.locked_until)
-    if await pins.matches(staff.pin_hash, pin):
-        staff.failed_pin_attempts = 0
-        staff.locked_until = None
+    attempt, locked = await pins.attempt(staff, pin, now)
+    if attempt.ok:
         staff.trusted_until = now + TRUST_FOR
-        return pins.Attempt(True)
-    staff.failed_pin_attempts, staff.locked_until = pins.after_failure(
-        staff.failed_pin_attempts, now
-    )
-    if staff.locked_until is not None:
-        # The organizer sees this in the audit log; a locked gate phone needs a person.
+    if locked:  # the organizer sees this in the audit log; a locked gate phone needs a person
         await _audit(session, staff, "ussd", "gate_staff.locked", {"until": now.isoformat()})
-        return pins.Attempt(False, locked_until=staff.locked_until)
-    return pins.Attempt(False, tries_left=pins.LOCK_AFTER - staff.failed_pin_attempts)
+    return attempt
 
 
 @dataclass(frozen=True, slots=True)

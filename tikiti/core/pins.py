@@ -11,6 +11,7 @@ import itertools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -77,3 +78,29 @@ def after_failure(failed_before: int, now: datetime) -> tuple[int, datetime | No
     if failed >= LOCK_AFTER:
         return 0, now + LOCK_FOR
     return failed, None
+
+
+class Holder(Protocol):
+    """A row with a PIN and its lockout (gate staff, agents), locked by the caller."""
+
+    @property
+    def pin_hash(self) -> str | None: ...
+
+    failed_pin_attempts: int
+    locked_until: datetime | None
+
+
+async def attempt(holder: Holder, pin: str, now: datetime) -> tuple[Attempt, bool]:
+    """One typed PIN against a row the caller has locked; the second value says whether this
+    try locked it (the caller tells the organizer)."""
+    if holder.pin_hash is None:
+        return Attempt(False), False
+    if holder.locked_until is not None and holder.locked_until > now:
+        return Attempt(False, locked_until=holder.locked_until), False
+    if await matches(holder.pin_hash, pin):
+        holder.failed_pin_attempts, holder.locked_until = 0, None
+        return Attempt(True), False
+    holder.failed_pin_attempts, holder.locked_until = after_failure(holder.failed_pin_attempts, now)
+    if holder.locked_until is not None:
+        return Attempt(False, locked_until=holder.locked_until), True
+    return Attempt(False, tries_left=LOCK_AFTER - holder.failed_pin_attempts), False

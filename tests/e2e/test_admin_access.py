@@ -68,7 +68,11 @@ def url(route: web.AbstractRoute, ids: dict[str, int]) -> str:
 
 
 def ids_of(tenant: Tenant) -> dict[str, int]:
-    return {"order_id": tenant.order_id, "user_id": tenant.clerk_id}
+    return {
+        "order_id": tenant.order_id,
+        "user_id": tenant.clerk_id,
+        "event_id": tenant.world.event_id,
+    }
 
 
 async def count(db: Database, model: type, *where: object) -> int:

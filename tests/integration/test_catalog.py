@@ -9,8 +9,8 @@ import pytest
 from tests.factories import make_world, phone, unique_code
 from tikiti.core import catalog, holds, setup
 from tikiti.core.db import Database
-from tikiti.core.errors import SalesClosed
-from tikiti.core.models import Tier
+from tikiti.core.errors import InvalidInput, SalesClosed
+from tikiti.core.models import Event, Tier
 from tikiti.core.money import Money
 from tikiti.core.signing import KeyBox
 
@@ -66,3 +66,16 @@ async def test_a_tier_outside_its_sales_window_cannot_be_held(db: Database, keyb
                 )  # fmt: skip
     async with db.session() as session:
         assert (await session.get_one(Tier, early.id)).held == 0
+
+
+async def test_two_events_cannot_share_a_code(db: Database, keybox: KeyBox) -> None:
+    world = await make_world(db, keybox)
+    async with db.transaction() as session:
+        event = await session.get_one(Event, world.event_id)
+        spec = setup.EventSpec(
+            organizer_id=world.organizer_id, code=world.event_code.lower(), name="Again",
+            category="music", starts_at=event.starts_at, ends_at=event.ends_at,
+            timezone="Africa/Harare", country="ZW",
+        )  # fmt: skip
+        with pytest.raises(InvalidInput, match="is taken"):
+            await setup.create_event(session, keybox, spec, actor="test")

@@ -75,8 +75,16 @@ def test_every_role_lands_on_a_page_it_may_open() -> None:
 def test_the_navigation_follows_the_route_rules() -> None:
     access = {route.name: route.allow for route in ROUTES}
     names = {role: [name for _, name in roles.nav_for(role, access)] for role in Role}
-    assert names[Role.OWNER] == ["dashboard", "orders", "team", "audit", "scanner", "account"]
-    assert names[Role.MANAGER] == ["dashboard", "orders", "scanner", "account"]
+    assert names[Role.OWNER] == [
+        "dashboard",
+        "events",
+        "orders",
+        "team",
+        "audit",
+        "scanner",
+        "account",
+    ]
+    assert names[Role.MANAGER] == ["dashboard", "events", "orders", "scanner", "account"]
     assert names[Role.BOX_OFFICE] == ["orders", "scanner", "account"]
     assert names[Role.GATE] == ["scanner", "account"]
     assert roles.nav_for(Role.OWNER, {}) == []  # an entry without a route never shows

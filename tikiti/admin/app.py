@@ -15,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from tikiti.admin import audit_log, auth, dashboard, gate_page, orders, pages, roles, team
+from tikiti.admin import audit_log, auth, dashboard, events, gate_page, orders, pages, roles, team
 from tikiti.admin.guard import guarded
 from tikiti.admin.keys import ACCESS, ASSETS
 from tikiti.admin.pages import Handler
@@ -47,6 +47,31 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/account", auth.account, "account", roles.EVERYONE),
     Route("GET", "/orders", orders.search, "orders", roles.SELLERS),
     Route("GET", "/orders/" + ID % "order_id", orders.detail, "order", roles.SELLERS),
+    Route("GET", "/events", events.index, "events", roles.MANAGERS),
+    Route("GET", "/events/new", events.new, "event_new", roles.MANAGERS),
+    Route("POST", "/events/new", events.create, "event_create", roles.MANAGERS),
+    Route("GET", "/events/" + ID % "event_id", events.detail, "event", roles.MANAGERS),
+    Route(
+        "POST",
+        "/events/" + ID % "event_id" + "/tiers",
+        events.add_tier,
+        "event_tier_add",
+        roles.MANAGERS,
+    ),
+    Route(
+        "POST",
+        "/events/" + ID % "event_id" + "/publish",
+        events.publish,
+        "event_publish",
+        roles.MANAGERS,
+    ),
+    Route(
+        "POST",
+        "/events/" + ID % "event_id" + "/close",
+        events.close,
+        "event_close",
+        roles.MANAGERS,
+    ),
     Route("GET", "/team", team.page, "team", roles.OWNERS),
     Route("POST", "/team", team.add, "team_add", roles.OWNERS),
     Route("POST", "/team/" + ID % "user_id" + "/remove", team.remove, "team_remove", roles.OWNERS),

@@ -43,6 +43,7 @@ HOMES: Mapping[Role, str] = {
 # The navigation, in order; each entry shows only to the roles its route admits.
 NAV: tuple[tuple[str, str], ...] = (
     ("Dashboard", "dashboard"),
+    ("Events", "events"),
     ("Orders", "orders"),
     ("Team", "team"),
     ("Audit log", "audit"),

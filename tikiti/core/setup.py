@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tikiti.core import audit
@@ -169,8 +170,12 @@ async def create_event(
         public_key=public,
         private_key_sealed=b"",
     )
-    session.add(event)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # two organizers saving one code at once: one wins
+            session.add(event)
+            await session.flush()
+    except IntegrityError as error:
+        raise InvalidInput(f"the code {code} is taken: choose another", field="code") from error
     event.private_key_sealed = keybox.seal(private, f"event:{event.id}".encode())
     await audit.record(
         session,

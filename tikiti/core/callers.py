@@ -1,15 +1,14 @@
-"""Who is on the line when a conversation starts: their language, and any work role the phone
-has (gate staff now), read in one round trip because every new session asks."""
+"""Who is on the line when a conversation starts: their language, the phone's work roles (gate
+staff, agent) and any waiting-list offer held for it, read in one round trip because every new
+session asks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-
 from tikiti.core.agents import AgentPost
+from tikiti.core.db import Query, Reader, fetch
 from tikiti.core.gate_staff import Post
 
 
@@ -23,7 +22,7 @@ class Caller:
     has_offer: bool = False  # a waiting-list place is held for this phone right now
 
 
-_CALLER = text(
+_CALLER = Query(
     """
     SELECT b.language, s.id, s.event_id, s.name, s.gate, s.timezone, s.trusted,
            a.id AS agent_id, a.name AS agent_name, a.currency, a.must_change_pin, a.timezone,
@@ -47,15 +46,15 @@ _CALLER = text(
 )
 
 
-async def caller(reader: AsyncSession | AsyncConnection, phone: str, now: datetime) -> Caller:
-    row = (await reader.execute(_CALLER, {"phone": phone, "now": now})).one()
+async def caller(reader: Reader, phone: str, now: datetime) -> Caller:
+    """Read on the plain driver when the reader allows: every new session asks this."""
+    (row,) = await fetch(reader, _CALLER, phone=phone, now=now)
     language, staff_id, event_id, event_name, gate_name, timezone, trusted = row[:7]
+    agent_id, agent_name, currency, must_change_pin, agent_zone, has_offer = row[7:]
     post = None
     if staff_id is not None:
         post = Post(staff_id, event_id, event_name, gate_name, timezone, bool(trusted))
     agent = None
-    if row.agent_id is not None:
-        agent = AgentPost(
-            row.agent_id, row.agent_name, row.currency, row.must_change_pin, row.timezone
-        )
-    return Caller(language, post, agent, bool(row.has_offer))
+    if agent_id is not None:
+        agent = AgentPost(agent_id, agent_name, currency, must_change_pin, agent_zone)
+    return Caller(language, post, agent, bool(has_offer))

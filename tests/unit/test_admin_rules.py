@@ -79,12 +79,20 @@ def test_the_navigation_follows_the_route_rules() -> None:
         "dashboard",
         "events",
         "orders",
+        "reports",
         "team",
         "audit",
         "scanner",
         "account",
     ]
-    assert names[Role.MANAGER] == ["dashboard", "events", "orders", "scanner", "account"]
+    assert names[Role.MANAGER] == [
+        "dashboard",
+        "events",
+        "orders",
+        "reports",
+        "scanner",
+        "account",
+    ]
     assert names[Role.BOX_OFFICE] == ["orders", "scanner", "account"]
     assert names[Role.GATE] == ["scanner", "account"]
     assert roles.nav_for(Role.OWNER, {}) == []  # an entry without a route never shows

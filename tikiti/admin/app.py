@@ -15,7 +15,18 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from tikiti.admin import audit_log, auth, dashboard, events, gate_page, orders, pages, roles, team
+from tikiti.admin import (
+    audit_log,
+    auth,
+    dashboard,
+    events,
+    gate_page,
+    orders,
+    pages,
+    reports,
+    roles,
+    team,
+)
 from tikiti.admin.guard import guarded
 from tikiti.admin.keys import ACCESS, ASSETS
 from tikiti.admin.pages import Handler
@@ -47,6 +58,20 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/account", auth.account, "account", roles.EVERYONE),
     Route("GET", "/orders", orders.search, "orders", roles.SELLERS),
     Route("GET", "/orders/" + ID % "order_id", orders.detail, "order", roles.SELLERS),
+    Route(
+        "POST",
+        "/orders/" + ID % "order_id" + "/refund",
+        orders.refund,
+        "order_refund",
+        roles.MANAGERS,
+    ),
+    Route(
+        "POST",
+        "/orders/" + ID % "order_id" + "/resend",
+        orders.resend,
+        "order_resend",
+        roles.SELLERS,
+    ),
     Route("GET", "/events", events.index, "events", roles.MANAGERS),
     Route("GET", "/events/new", events.new, "event_new", roles.MANAGERS),
     Route("POST", "/events/new", events.create, "event_create", roles.MANAGERS),
@@ -72,6 +97,12 @@ ROUTES: tuple[Route, ...] = (
         "event_close",
         roles.MANAGERS,
     ),
+    Route("GET", "/reports", reports.page, "reports", roles.MANAGERS),
+    Route("GET", "/reports/sales.csv", reports.sales, "report_sales", roles.MANAGERS),
+    Route(
+        "GET", "/reports/attendance.csv", reports.attendance, "report_attendance", roles.MANAGERS
+    ),
+    Route("GET", "/reports/ledger.csv", reports.ledger, "report_ledger", roles.MANAGERS),
     Route("GET", "/team", team.page, "team", roles.OWNERS),
     Route("POST", "/team", team.add, "team_add", roles.OWNERS),
     Route("POST", "/team/" + ID % "user_id" + "/remove", team.remove, "team_remove", roles.OWNERS),

@@ -45,6 +45,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("Dashboard", "dashboard"),
     ("Events", "events"),
     ("Orders", "orders"),
+    ("Reports", "reports"),
     ("Team", "team"),
     ("Audit log", "audit"),
     ("Scanner", "scanner"),

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from tikiti.admin import csrf, roles
 from tikiti.admin.keys import ACCESS, SESSION, VIEWER
-from tikiti.core.errors import InvalidInput, NotFound
+from tikiti.core.errors import CoreError, InvalidInput, NotFound
 from tikiti.core.models import Role
 from tikiti.core.money import Money
 from tikiti.typedefs import SETTINGS
@@ -139,7 +140,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except InvalidInput as error:
         logger.info("admin refused input on %s: %s", request.path, error)
         return error_page(request, 400, "Please check what you typed", str(error))
-    except (RedisError, OSError):
+    except CoreError as error:  # a step that does not fit the thing's state now
+        logger.info("admin refused a step on %s: %s", request.path, error)
+        return error_page(request, 409, "Not possible now", str(error))
+    except (RedisError, OSError, SQLAlchemyError):
         logger.exception("admin could not reach a service on %s", request.path)
         return error_page(request, 503, "Try again", "The service is busy. Try again shortly.")
     except Exception:

@@ -9,6 +9,8 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from tikiti.admin import app as admin_app
 from tikiti.admin import gate_api
@@ -51,11 +53,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Unexpected errors are logged with their trace and answered without one."""
+    """Unexpected errors are logged with their trace and answered without one. A database or
+    Redis that cannot be reached is a 503: providers retry those, and nothing was changed."""
     try:
         return await handler(request)
     except web.HTTPException:
         raise
+    except (SQLAlchemyError, RedisError, OSError) as error:
+        logger.warning("%s %s: a service is unavailable: %s", request.method, request.path, error)
+        return web.json_response({"error": "temporarily unavailable"}, status=503)
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "internal error"}, status=500)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tikiti.config import Settings
 from tikiti.core import agent_sales, agents
 from tikiti.core.db import Database, make_engine
+from tikiti.core.discounts import commission_bps
 from tikiti.core.errors import InvalidInput, NotFound
 from tikiti.core.models import Event, Organizer, Tier
 from tikiti.core.money import Money, MoneyError
@@ -49,14 +50,6 @@ def _who(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--phone", required=True, help="the agent's mobile number")
 
 
-def _bps(text: str) -> int:
-    try:
-        value = round(float(text) * 100)
-    except ValueError:
-        raise InvalidInput(f"not a percentage: {text!r}") from None
-    return value
-
-
 async def _organizer(session: AsyncSession, slug: str) -> Organizer:
     organizer = await session.scalar(select(Organizer).where(Organizer.slug == slug))
     if organizer is None:
@@ -74,7 +67,7 @@ async def _add(session: AsyncSession, args: argparse.Namespace) -> None:
         name=args.name,
         currency=currency,
         float_limit=Money.parse(args.float_limit, currency),
-        commission_bps=_bps(args.commission_percent),
+        commission_bps=commission_bps(args.commission_percent),
         actor="cli",
     )
     print(
@@ -112,7 +105,7 @@ async def _rate(session: AsyncSession, args: argparse.Namespace) -> None:
         )
         if tier_id is None:
             raise NotFound(f"no tier {args.tier!r} in {args.event}")
-    bps = _bps(args.commission_percent)
+    bps = commission_bps(args.commission_percent)
     await agents.set_rate(
         session,
         agent_id=agent.id,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tikiti.config import Settings
 from tikiti.core import promos, resellers
 from tikiti.core.db import Database, make_engine
-from tikiti.core.discounts import Rule, describe, percent_to_bps
+from tikiti.core.discounts import Rule, commission_bps, describe, percent_to_bps
 from tikiti.core.errors import InvalidInput, NotFound
 from tikiti.core.models import Event, Organizer, PromoCode, Reseller, Tier
 from tikiti.core.money import Money, MoneyError
@@ -55,16 +54,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     shown.add_argument("--event", required=True, help="the event's code")
 
 
-def _commission_bps(text: str) -> int:
-    """A commission may be nothing; otherwise it is read like any percentage."""
-    try:
-        if Decimal(text.strip() or "0") == 0:
-            return 0
-    except InvalidOperation:
-        pass  # percent_to_bps names the mistake
-    return percent_to_bps(text)
-
-
 async def _organizer(session: AsyncSession, slug: str) -> Organizer:
     organizer = await session.scalar(select(Organizer).where(Organizer.slug == slug))
     if organizer is None:
@@ -96,7 +85,7 @@ async def _add_reseller(session: AsyncSession, args: argparse.Namespace) -> None
         code=args.code,
         name=args.name,
         phone=args.phone or None,
-        commission_bps=_commission_bps(args.commission_percent),
+        commission_bps=commission_bps(args.commission_percent),
         actor="cli",
     )
     print(

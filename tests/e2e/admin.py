@@ -7,8 +7,10 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+from aiohttp.test_utils import TestClient
 
 from tests.factories import World, make_world, phone
 from tests.integration.test_settlement import hold_and_request, settle
@@ -132,3 +134,8 @@ async def visitor(base_url: str) -> AsyncIterator[Visitor]:
     jar = aiohttp.CookieJar(unsafe=True)  # the test server is an IP address
     async with aiohttp.ClientSession(base_url=base_url, cookie_jar=jar) as http:
         yield Visitor(http)
+
+
+def base(client: TestClient[Any, Any]) -> str:
+    """The test server's address, for a Visitor that signs in to it."""
+    return str(client.make_url("/"))

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.conftest import TEST_SECRET
+from tests.e2e.admin import Tenant, make_tenant
 from tikiti.config import Settings
 from tikiti.core import payment_accounts
 from tikiti.core.db import Database
@@ -95,3 +97,21 @@ async def sandbox_account(
             actor="test",
         )
     return credentials
+
+
+@pytest.fixture
+async def fresh_address(redis_url: str, redis_prefix: str) -> AsyncIterator[None]:
+    """Admin tests all sign in from 127.0.0.1: its per-address count must not leak across
+    tests (the admin test modules use it for every test)."""
+    yield
+    client = aioredis.from_url(redis_url)
+    try:
+        await client.delete(f"{redis_prefix}rate:login:address:127.0.0.1")
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def tenant(db: Database, keybox: KeyBox) -> Tenant:
+    """An organizer with its owner, a box office clerk, an event and an order (admin tests)."""
+    return await make_tenant(db, keybox, "Alpha")

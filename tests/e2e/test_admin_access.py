@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from tests.e2e.admin import PASSWORD, Tenant, add_person, make_tenant, visitor
+from tests.e2e.admin import PASSWORD, Tenant, add_person, base, make_tenant, visitor
 from tests.e2e.conftest import settings_for
 from tikiti.admin.lockout import Limits, LoginThrottle
 from tikiti.core import checkin
@@ -26,26 +25,13 @@ from tikiti.typedefs import ADMIN
 from tikiti.web import create_app
 
 Client = TestClient[Any, Any]
-
-
-@pytest.fixture(autouse=True)
-async def fresh_address(redis_url: str, redis_prefix: str) -> AsyncIterator[None]:
-    """Every test signs in from 127.0.0.1: its per-address count must not leak across tests."""
-    yield
-    client = aioredis.from_url(redis_url)
-    try:
-        await client.delete(f"{redis_prefix}rate:login:address:127.0.0.1")
-    finally:
-        await client.aclose()
+# Every test signs in from 127.0.0.1: its per-address count must not leak across tests.
+pytestmark = pytest.mark.usefixtures("fresh_address")
 
 
 @pytest.fixture
 async def pair(db: Database, keybox: KeyBox) -> tuple[Tenant, Tenant]:
     return await make_tenant(db, keybox, "Alpha"), await make_tenant(db, keybox, "Bravo")
-
-
-def base(client: Client) -> str:
-    return str(client.make_url("/"))
 
 
 def admin_routes(client: Client) -> list[web.AbstractRoute]:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from tests.e2e.admin import Tenant, add_person, make_tenant, visitor
+from tests.e2e.admin import Tenant, add_person, base, make_tenant, visitor
 from tests.factories import unique_code
 from tikiti.core import catalog
 from tikiti.core.db import Database
@@ -22,26 +20,9 @@ from tikiti.core.models import AuditEntry, Event, EventStatus, Role, Tier, TierP
 from tikiti.core.signing import KeyBox
 
 Client = TestClient[Any, Any]
+# Every test signs in from 127.0.0.1: its per-address count must not leak across tests.
+pytestmark = pytest.mark.usefixtures("fresh_address")
 ZONE = ZoneInfo("Africa/Harare")
-
-
-@pytest.fixture(autouse=True)
-async def fresh_address(redis_url: str, redis_prefix: str) -> AsyncIterator[None]:
-    yield
-    client = aioredis.from_url(redis_url)
-    try:
-        await client.delete(f"{redis_prefix}rate:login:address:127.0.0.1")
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def tenant(db: Database, keybox: KeyBox) -> Tenant:
-    return await make_tenant(db, keybox, "Alpha")
-
-
-def base(client: Client) -> str:
-    return str(client.make_url("/"))
 
 
 def local(days: int, hour: int) -> str:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
-from tests.e2e.admin import Tenant, add_person, make_tenant, visitor
+from tests.e2e.admin import Tenant, add_person, base, make_tenant, visitor
 from tikiti.core.db import Database
 from tikiti.core.models import (
     AuditEntry,
@@ -26,25 +24,8 @@ from tikiti.core.models import (
 from tikiti.core.signing import KeyBox
 
 Client = TestClient[Any, Any]
-
-
-@pytest.fixture(autouse=True)
-async def fresh_address(redis_url: str, redis_prefix: str) -> AsyncIterator[None]:
-    yield
-    client = aioredis.from_url(redis_url)
-    try:
-        await client.delete(f"{redis_prefix}rate:login:address:127.0.0.1")
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def tenant(db: Database, keybox: KeyBox) -> Tenant:
-    return await make_tenant(db, keybox, "Alpha")
-
-
-def base(client: Client) -> str:
-    return str(client.make_url("/"))
+# Every test signs in from 127.0.0.1: its per-address count must not leak across tests.
+pytestmark = pytest.mark.usefixtures("fresh_address")
 
 
 async def sold(db: Database, tier_id: int) -> int:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
-from tests.e2e.admin import Tenant, Visitor, add_person, make_tenant, visitor
+from tests.e2e.admin import Tenant, Visitor, add_person, base, make_tenant, visitor
 from tikiti.core import checkin
 from tikiti.core.db import Database
 from tikiti.core.exports import mask_code, safe_cell, to_csv
@@ -22,25 +20,8 @@ from tikiti.core.models import Role
 from tikiti.core.signing import KeyBox
 
 Client = TestClient[Any, Any]
-
-
-@pytest.fixture(autouse=True)
-async def fresh_address(redis_url: str, redis_prefix: str) -> AsyncIterator[None]:
-    yield
-    client = aioredis.from_url(redis_url)
-    try:
-        await client.delete(f"{redis_prefix}rate:login:address:127.0.0.1")
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def tenant(db: Database, keybox: KeyBox) -> Tenant:
-    return await make_tenant(db, keybox, "Alpha")
-
-
-def base(client: Client) -> str:
-    return str(client.make_url("/"))
+# Every test signs in from 127.0.0.1: its per-address count must not leak across tests.
+pytestmark = pytest.mark.usefixtures("fresh_address")
 
 
 async def download(v: Visitor, path: str) -> tuple[int, list[dict[str, str]]]:

@@ -83,7 +83,7 @@ async def test_a_sale_spends_the_float_issues_tickets_and_accrues_commission(
         assert sms.count(phone(8_700_050)) == 3  # one ticket SMS each, to the buyer
         account = ledger.agent_float_account(agent_id)
         assert await ledger.balance(session, world.organizer_id, account, "USD") == -7000
-        commission = agents.commission_account(agent_id)
+        commission = ledger.agent_commission_account(agent_id)
         assert await ledger.balance(session, world.organizer_id, commission, "USD") == -150
         history = await agent_sales.movements(session, agent_id)
         assert [m.amount.minor for m in history] == [-3000, 10000]

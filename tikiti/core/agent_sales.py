@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tikiti.core import holds, inventory, ledger, outbox, tickets
-from tikiti.core.agents import COMMISSION_EXPENSE, InsufficientFloat, commission_account, rate
+from tikiti.core.agents import InsufficientFloat, rate
 from tikiti.core.codes import ALPHABET
 from tikiti.core.errors import NotFound
 from tikiti.core.ledger import Leg, Refs
@@ -148,7 +148,10 @@ async def _record_money(
             organizer_id=order.organizer_id,
             kind="agent_commission",
             currency=order.currency,
-            legs=[Leg(COMMISSION_EXPENSE, earned), Leg(commission_account(agent.id), -earned)],
+            legs=[
+                Leg(ledger.COMMISSION_EXPENSE, earned),
+                Leg(ledger.agent_commission_account(agent.id), -earned),
+            ],
             refs=refs,
         )
     return Money(earned, order.currency)
@@ -183,7 +186,7 @@ async def _replay(session: AsyncSession, agent: Agent, order: Order) -> Sale:
     earned = await session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
             LedgerEntry.order_id == order.id,
-            LedgerEntry.account == COMMISSION_EXPENSE,
+            LedgerEntry.account == ledger.COMMISSION_EXPENSE,
         )
     )
     return Sale(
@@ -268,7 +271,7 @@ async def commission_earned(
     until: datetime | None = None,
 ) -> int:
     query = select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
-        LedgerEntry.account == commission_account(agent_id)
+        LedgerEntry.account == ledger.agent_commission_account(agent_id)
     )
     if since is not None:
         query = query.where(LedgerEntry.created_at >= since)
@@ -335,7 +338,7 @@ async def _commissions(
     rows = await session.execute(
         select(LedgerEntry.order_id, func.sum(LedgerEntry.amount_minor))
         .where(
-            LedgerEntry.account == commission_account(agent_id),
+            LedgerEntry.account == ledger.agent_commission_account(agent_id),
             LedgerEntry.order_id.in_(order_ids),
         )
         .group_by(LedgerEntry.order_id)

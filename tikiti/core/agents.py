@@ -22,12 +22,6 @@ from tikiti.core.money import Money
 from tikiti.core.phones import normalize_phone
 
 CASH_RECEIVED = "agent_cash"  # cash an organizer took from an agent for float
-COMMISSION_EXPENSE = "commission_expense"
-
-
-def commission_account(agent_id: int) -> str:
-    """What the organizer owes the agent in commission."""
-    return f"agent_commission:{agent_id}"
 
 
 class InsufficientFloat(CoreError):

@@ -67,6 +67,16 @@ def percent_to_bps(text: str) -> int:
     return int(bps)
 
 
+def commission_bps(text: str) -> int:
+    """A commission percentage, where none at all ('0' or nothing) is allowed too."""
+    try:
+        if Decimal(text.strip() or "0") == 0:
+            return 0
+    except InvalidOperation:
+        pass  # percent_to_bps names the mistake
+    return percent_to_bps(text)
+
+
 def percent_of(amount_minor: int, bps: int) -> int:
     """A percentage of an amount, rounded up: the buyer never gets a fraction less off."""
     return -(-amount_minor * bps // FULL_BPS)

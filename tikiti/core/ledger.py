@@ -32,6 +32,11 @@ def agent_float_account(agent_id: int) -> str:
 COMMISSION_EXPENSE = "commission_expense"
 
 
+def agent_commission_account(agent_id: int) -> str:
+    """What the organizer owes an agent in commission."""
+    return f"agent_commission:{agent_id}"
+
+
 def reseller_commission_account(reseller_id: int) -> str:
     return f"reseller_commission:{reseller_id}"
 

@@ -28,8 +28,9 @@ from tikiti.config import Settings
 from tikiti.conversations import Conversations
 from tikiti.core.db import Database, make_engine
 from tikiti.core.links import Links
+from tikiti.core.redis_link import RedisLink
 from tikiti.core.signing import KeyBox
-from tikiti.core.store import RedisLink, RedisStore
+from tikiti.core.store import RedisStore
 from tikiti.dialogs.engine import Engine
 from tikiti.observability import HttpMetrics, healthz, metrics, metrics_middleware
 from tikiti.payments.routes import PAYMENTS

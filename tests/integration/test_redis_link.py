@@ -32,13 +32,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from tikiti.core.redis_link import RedisLink
 from tikiti.core.store import (
     _CHECKIN,
     _CHECKOUT,
     _DELETE_IF,
     Busy,
     MemoryStore,
-    RedisLink,
     RedisStore,
     Store,
     StoreUnavailable,

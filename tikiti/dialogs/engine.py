@@ -20,8 +20,9 @@ from tikiti.dialogs import agent_desk, gate_desk, keywords, paging
 from tikiti.dialogs.context import Ctx
 from tikiti.dialogs.i18n import DEFAULT, LANGUAGES, translate
 from tikiti.dialogs.machine import END_STATES, State, build_machine
-from tikiti.dialogs.screens import SCREENS
+from tikiti.dialogs.screens import SCREENS as BUYER_SCREENS
 from tikiti.dialogs.session import Session
+from tikiti.dialogs.staff_screens import STAFF_SCREENS
 from tikiti.dialogs.steps import Conversation
 from tikiti.dialogs.types import Inbound, Limits, Option, Reply
 
@@ -31,6 +32,7 @@ CHAT_TTL = 1800.0
 BACK, HOME, MORE = "0", "00", "98"
 
 _machine = build_machine()
+SCREENS = {**BUYER_SCREENS, **STAFF_SCREENS}  # every state's screen, buyer's and staff's
 _INPUT = _machine.events["input"]  # the machine's one trigger, fired on each step's own model
 
 

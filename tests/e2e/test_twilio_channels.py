@@ -97,6 +97,17 @@ async def outbox_of(db: Database, address: str) -> list[OutboxMessage]:
         return list(rows.all())
 
 
+async def recorded(db: Database, address: str, wait: float = 5) -> list[OutboxMessage]:
+    """The address's outbox rows once their send is recorded: Twilio's answer reaches the
+    fake before the web process writes the message id down."""
+    deadline = time.monotonic() + wait
+    while True:
+        rows = await outbox_of(db, address)
+        if all(r.provider_message_id for r in rows) or time.monotonic() > deadline:
+            return rows
+        await asyncio.sleep(0.05)
+
+
 async def test_a_whatsapp_events_message_is_answered_on_whatsapp(
     app: Client, fake: FakeTwilio, db: Database, world: None
 ) -> None:
@@ -107,7 +118,7 @@ async def test_a_whatsapp_events_message_is_answered_on_whatsapp(
     assert reply["From"] == WHATSAPP_SANDBOX
     assert "1." in reply["Body"] and "ContentSid" not in reply  # inside the window: free-form
     assert reply["StatusCallback"] == PUBLIC + STATUS
-    [row] = await outbox_of(db, address)
+    [row] = await recorded(db, address)
     assert row.channel == "whatsapp" and row.provider_message_id == reply["Sid"]
 
 
@@ -146,7 +157,8 @@ async def test_status_callbacks_mark_the_outbox_row(
         await post(app, WHATSAPP, inbound_whatsapp(address, "HELP"), fake.auth_token)
     [first] = await arrived(fake, f"whatsapp:{delivered}")
     [second] = await arrived(fake, f"whatsapp:{failed}")
-    await asyncio.sleep(0.2)  # the send is recorded just after Twilio answers
+    for address in (delivered, failed):  # the send is recorded just after Twilio answers
+        await recorded(db, address)
     callbacks = [
         status_callback(first["Sid"], "sent", to=first["To"]),
         status_callback(first["Sid"], "delivered", to=first["To"]),
@@ -169,7 +181,7 @@ async def test_a_forged_status_callback_changes_nothing(
     address = buyer()
     await post(app, WHATSAPP, inbound_whatsapp(address, "HELP"), fake.auth_token)
     [sent] = await arrived(fake, f"whatsapp:{address}")
-    await asyncio.sleep(0.2)
+    await recorded(db, address)
     params = status_callback(sent["Sid"], "failed", to=sent["To"], error_code="30008")
     status, _ = await post(app, STATUS, params, "wrong-token")
     assert status == 403
@@ -227,7 +239,7 @@ async def test_a_late_window_refusal_sends_the_message_again_by_sms(
     address = buyer()
     await post(app, WHATSAPP, inbound_whatsapp(address, "HELP"), fake.auth_token)
     [sent] = await arrived(fake, f"whatsapp:{address}")
-    await asyncio.sleep(0.2)
+    await recorded(db, address)
     params = status_callback(sent["Sid"], "undelivered", to=sent["To"], error_code="63016")
     for _ in range(2):  # Twilio may repeat it: the message is moved once
         status, _ = await post(app, STATUS, params, fake.auth_token)
